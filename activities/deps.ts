@@ -1,0 +1,85 @@
+// Connections are built once per worker from configuration and shared by every activity. Clients are
+// created lazily, so a worker starts even when a target is down (its activities then fail and retry).
+import { Redis } from 'ioredis';
+import { MongoClient, type Db } from 'mongodb';
+import { Pool } from 'pg';
+import type { Config, ServiceConfig } from '../config/schema';
+import { AuditStore } from './audit/store';
+import { InvalidTargetError } from './errors';
+
+export interface Deps {
+  config: Config;
+  pg(target: string): Pool;
+  redis(target: string): Redis;
+  mongo(target: string): Db;
+  mongoClient(target: string): MongoClient;
+  audit: AuditStore;
+  service(name: string): ServiceConfig;
+  close(): Promise<void>;
+}
+
+function known(kind: string, name: string, table: Record<string, unknown>): never {
+  throw new InvalidTargetError(
+    `${kind} target "${name}" is not configured; known ${kind} targets: ${Object.keys(table).join(', ') || '(none)'}`,
+  );
+}
+
+export function createDeps(config: Config): Deps {
+  const pools = new Map<string, Pool>();
+  const redises = new Map<string, Redis>();
+  const mongos = new Map<string, MongoClient>();
+
+  const pool = (name: string, url: string): Pool => {
+    let p = pools.get(name);
+    if (!p) {
+      p = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+      // An idle client losing its server must not crash the worker; the next query reconnects.
+      p.on('error', () => undefined);
+      pools.set(name, p);
+    }
+    return p;
+  };
+
+  const mongoClient = (target: string): MongoClient => {
+    const cfg = config.mongo[target] ?? known('mongo', target, config.mongo);
+    let c = mongos.get(target);
+    if (!c) {
+      c = new MongoClient(cfg.url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+      mongos.set(target, c);
+    }
+    return c;
+  };
+
+  const deps: Deps = {
+    config,
+    pg: (target) => pool(`pg:${target}`, (config.postgres[target] ?? known('postgres', target, config.postgres)).url),
+    redis: (target) => {
+      const cfg = config.redis[target] ?? known('redis', target, config.redis);
+      let r = redises.get(target);
+      if (!r) {
+        r = new Redis(cfg.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+        r.on('error', () => undefined);
+        redises.set(target, r);
+      }
+      return r;
+    },
+    mongoClient,
+    mongo: (target) => mongoClient(target).db((config.mongo[target] ?? known('mongo', target, config.mongo)).database),
+    audit: new AuditStore(pool('audit', config.audit.url)),
+    service: (name) =>
+      config.services[name] ??
+      (() => {
+        throw new InvalidTargetError(
+          `service "${name}" is not configured; known services: ${Object.keys(config.services).join(', ') || '(none)'}`,
+        );
+      })(),
+    async close() {
+      await Promise.allSettled([
+        ...[...pools.values()].map((p) => p.end()),
+        ...[...redises.values()].map((r) => r.quit()),
+        ...[...mongos.values()].map((m) => m.close()),
+      ]);
+    },
+  };
+  return deps;
+}

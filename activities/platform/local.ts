@@ -1,0 +1,40 @@
+// Local platform adapter: talks to the admin API of a service run by the local stack (see demo/).
+import type { Platform, PlatformState } from './port';
+
+export class LocalPlatform implements Platform {
+  constructor(
+    private readonly adminUrl: string,
+    private readonly token: string,
+    private readonly service: string,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = `${this.adminUrl.replace(/\/$/, '')}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new Error(`${this.service} platform: ${method} ${url} failed: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${this.service} platform: ${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  }
+
+  state(): Promise<PlatformState> {
+    return this.call('GET', '/state');
+  }
+
+  scaleWorkers(replicas: number): Promise<{ previous: number; replicas: number }> {
+    return this.call('PUT', '/workers', { replicas });
+  }
+
+  setMaintenance(enabled: boolean): Promise<{ previous: boolean; enabled: boolean }> {
+    return this.call('PUT', '/maintenance', { enabled });
+  }
+}

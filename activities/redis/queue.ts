@@ -1,0 +1,46 @@
+import { sleep } from '@temporalio/activity';
+import type { Deps } from '../deps';
+import { withHeartbeat } from '../heartbeat';
+
+export interface QueueStats {
+  pending: number;
+  processing: number;
+  failed: number;
+}
+
+export interface DrainResult extends QueueStats {
+  drained: boolean;
+  waitedMs: number;
+}
+
+export function createQueueActivities(deps: Deps) {
+  async function stats(service: string): Promise<QueueStats> {
+    const q = deps.service(service).queue;
+    if (!q) throw new Error(`service "${service}" has no queue configured`);
+    const r = deps.redis(q.redis);
+    const [pending, processing, failed] = await Promise.all([r.llen(q.pending), r.llen(q.processing), r.llen(q.failed)]);
+    return { pending, processing, failed };
+  }
+
+  return {
+    async queueStats(input: { service: string }): Promise<QueueStats> {
+      return stats(input.service);
+    },
+
+    /** Waits until no job is waiting or in progress, up to `timeoutMs`; heartbeats the counts meanwhile. */
+    async waitForQueueDrain(input: { service: string; timeoutMs: number; pollMs?: number }): Promise<DrainResult> {
+      const started = Date.now();
+      let last = await stats(input.service);
+      return withHeartbeat(
+        async () => {
+          while (last.pending + last.processing > 0 && Date.now() - started < input.timeoutMs) {
+            await sleep(input.pollMs ?? 500);
+            last = await stats(input.service);
+          }
+          return { ...last, drained: last.pending + last.processing === 0, waitedMs: Date.now() - started };
+        },
+        () => last,
+      );
+    },
+  };
+}

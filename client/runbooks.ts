@@ -1,0 +1,81 @@
+// How people and programs start and steer runbooks; the CLI (and later the HTTP API) are thin layers
+// over these functions. Input is validated here, at the edge, with the workflow's own schema.
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { connectionOptions, temporalProfile, type TemporalProfile } from '../temporal-config/connection';
+import { approve, pendingApprovals } from '../workflows/lib/approval';
+import type { ApprovalState, Decision } from '../workflows/lib/approval-rules';
+import { plan, progress, type PlanStep, type RunbookProgress } from '../workflows/lib/runbook';
+import { describeIssues } from '../workflows/lib/validate';
+import {
+  maintenanceWindowInputSchema,
+  type MaintenanceWindowInput,
+  type MaintenanceWindowResult,
+} from '../workflows/maintenance-window.input';
+
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+export async function connectClient(profile: TemporalProfile = temporalProfile()): Promise<Client> {
+  const connection = await Connection.connect(connectionOptions(profile));
+  return new Client({ connection, namespace: profile.namespace });
+}
+
+export function maintenanceWorkflowId(service: string, now = new Date()): string {
+  const stamp = now.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+  return `maintenance-${service}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export async function startMaintenanceWindow(
+  client: Client,
+  input: MaintenanceWindowInput,
+  opts: { taskQueue: string; workflowId?: string },
+): Promise<WorkflowHandle<(i: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>> {
+  const parsed = maintenanceWindowInputSchema.safeParse(input);
+  if (!parsed.success) throw new InputError(`invalid maintenance-window input: ${describeIssues(parsed.error)}`);
+  return client.workflow.start('maintenanceWindow', {
+    taskQueue: opts.taskQueue,
+    workflowId: opts.workflowId ?? maintenanceWorkflowId(parsed.data.service),
+    args: [input],
+  });
+}
+
+export class VoteRefusedError extends Error {
+  override name = 'VoteRefusedError';
+}
+
+/** Casts a vote through the validated Update; a refused vote throws VoteRefusedError with the reason. */
+export async function castVote(
+  client: Client,
+  workflowId: string,
+  vote: { approver: string; decision: Decision; comment?: string },
+): Promise<ApprovalState> {
+  try {
+    return await client.workflow.getHandle(workflowId).executeUpdate(approve, { args: [vote] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new VoteRefusedError(err.cause?.message ?? err.message);
+    throw err;
+  }
+}
+
+export interface RunDescription {
+  workflowId: string;
+  status: string;
+  type: string;
+  progress?: RunbookProgress;
+  plan?: PlanStep[];
+  approvals?: ApprovalState;
+}
+
+export async function describeRun(client: Client, workflowId: string): Promise<RunDescription> {
+  const handle = client.workflow.getHandle(workflowId);
+  const d = await handle.describe();
+  const out: RunDescription = { workflowId, status: d.status.name, type: d.type };
+  try {
+    [out.progress, out.plan, out.approvals] = await Promise.all([handle.query(progress), handle.query(plan), handle.query(pendingApprovals)]);
+  } catch {
+    // A run that failed on input never registered its queries; the status above still tells.
+  }
+  return out;
+}

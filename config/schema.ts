@@ -1,0 +1,100 @@
+// The product's configuration: what runbooks may act on (targets) and who may approve (people).
+// Secrets are never written here: a connection URL may name environment variables as ${VAR}, which are
+// resolved in the worker's memory only (see load.ts). Every setting says what it is for and its default.
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
+
+const url = z.string().min(1).describe('connection URL; may contain ${ENV_VAR} placeholders for secrets');
+
+export const postgresTargetSchema = z.object({
+  url: url.describe('postgres://user:${PASSWORD_VAR}@host:port/database'),
+  description: z.string().optional(),
+});
+
+export const redisTargetSchema = z.object({
+  url: url.describe('redis://:${PASSWORD_VAR}@host:port/db'),
+  description: z.string().optional(),
+});
+
+export const mongoTargetSchema = z.object({
+  url: url.describe('mongodb://host:port/'),
+  database: z.string().min(1).describe('database the runbooks act on'),
+  description: z.string().optional(),
+});
+
+export const localPlatformSchema = z.object({
+  kind: z.literal('local').describe('the demo service supervisor (embedded default)'),
+  adminUrl: z.string().url().describe('base URL of the service admin API, e.g. http://127.0.0.1:58080/admin'),
+  token: z.string().min(1).describe('bearer token for the admin API (secret: use ${VAR})'),
+});
+
+export const queueSchema = z.object({
+  redis: name.describe('name of a redis target'),
+  pending: z.string().min(1).default('report_jobs_queue').describe('list of jobs waiting'),
+  processing: z.string().min(1).default('report_jobs_processing').describe('list of jobs being worked on'),
+  failed: z.string().min(1).default('report_jobs_failed').describe('list of jobs that failed'),
+});
+
+export const serviceSchema = z.object({
+  description: z.string().optional(),
+  healthUrl: z.string().url().describe('GET returns 2xx when the service is healthy'),
+  platform: z.discriminatedUnion('kind', [localPlatformSchema]),
+  queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
+  postgres: z.array(name).default([]).describe('postgres targets the service owns (first is the default)'),
+  mongo: z.array(name).default([]).describe('mongo targets the service owns (first is the default)'),
+});
+
+export const personSchema = z.object({
+  roles: z.array(name).min(1).describe('roles checked by approval policies, e.g. sre-lead, dba'),
+  email: z.string().email().optional(),
+});
+
+export const webhookSchema = z.object({
+  name,
+  url: url.describe('receives a JSON POST per notification, with an Idempotency-Key header'),
+});
+
+export const configSchema = z
+  .object({
+    services: z.record(name, serviceSchema).describe('services runbooks act on, by target name'),
+    postgres: z.record(name, postgresTargetSchema).default({}),
+    redis: z.record(name, redisTargetSchema).default({}),
+    mongo: z.record(name, mongoTargetSchema).default({}),
+    people: z.record(name, personSchema).default({}).describe('approver directory: person -> roles'),
+    notify: z
+      .object({ webhooks: z.array(webhookSchema).default([]) })
+      .default({ webhooks: [] })
+      .describe('where notifications go besides the worker log and the audit store'),
+    audit: z.object({ url: url.describe('postgres URL of the append-only audit store') }),
+    backups: z.object({
+      dir: z.string().min(1).default('.data/backups').describe('where pre-maintenance dumps are written'),
+      pgBinDir: z.string().optional().describe('folder holding pg_dump/pg_restore; default: found on PATH'),
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [svcName, svc] of Object.entries(cfg.services)) {
+      const refs: Array<[string, string[], Record<string, unknown>]> = [
+        ['postgres', svc.postgres, cfg.postgres],
+        ['mongo', svc.mongo, cfg.mongo],
+        ['redis', svc.queue ? [svc.queue.redis] : [], cfg.redis],
+      ];
+      for (const [kind, names, known] of refs) {
+        for (const n of names) {
+          if (!(n in known)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['services', svcName, kind],
+              message: `${kind} target "${n}" is not configured; known: ${Object.keys(known).join(', ') || '(none)'}`,
+            });
+          }
+        }
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

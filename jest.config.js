@@ -1,0 +1,15 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  // One stack for the whole run, and 2 cores: test files run one after another.
+  maxWorkers: 1,
+  testTimeout: 120000,
+  // Unit tests first (fast feedback), then the ones against real servers.
+  testSequencer: '<rootDir>/test/helpers/sequencer.js',
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
+};

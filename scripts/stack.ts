@@ -1,0 +1,102 @@
+// npm start / npm stop / npm run status: the local stack (the embedded default).
+//   up            start what is missing, print where everything is, follow the worker log; Ctrl-C stops all
+//   up --detach   the same, then return (stop later with npm stop)
+//   down          stop everything this project started
+//   status        what is running where
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Command } from 'commander';
+import { exampleMaintenanceInput } from '../workflows/maintenance-window.input';
+import { ORDER, components, ensure, stop } from './stack/components';
+import { HOST, PORTS } from './stack/paths';
+import { alive, logFile, readPid } from './stack/process';
+
+const c = {
+  bold: (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s),
+  dim: (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s),
+  green: (s: string) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s),
+};
+
+function banner(): string {
+  const example = JSON.stringify(exampleMaintenanceInput());
+  const ui = `http://${HOST}:${PORTS.temporalUi}`;
+  return [
+    '',
+    c.bold('Runbook stack is up'),
+    `  Temporal Web UI    ${ui}/namespaces/runbooks/workflows`,
+    `  Temporal frontend  ${HOST}:${PORTS.temporal}   namespace runbooks, task queue runbooks`,
+    `  Worker metrics     http://${HOST}:${PORTS.workerMetrics}/metrics`,
+    `  Demo service       http://${HOST}:${PORTS.demo}/health`,
+    `  PostgreSQL         ${HOST}:${PORTS.postgres}   databases reports, runbooks (password in .data/secrets.env)`,
+    `  Redis              ${HOST}:${PORTS.redis}`,
+    `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,
+    `  Logs               .data/logs/`,
+    '',
+    c.bold('Start the sample maintenance window'),
+    `  CLI:  npm run runbook -- start maintenance-window --example`,
+    `  UI:   ${ui}/namespaces/runbooks/workflows/start-workflow`,
+    `        Task Queue: runbooks   Workflow Type: maintenanceWindow   Input (JSON):`,
+    `        ${example}`,
+    c.bold('Approve it'),
+    `  CLI:  npm run runbook -- approve <workflow-id> --as alice`,
+    `  UI:   the run's page > Send a Signal > approveFromUi > {"approver":"alice","decision":"approve"}`,
+    '',
+  ].join('\n');
+}
+
+async function up(opts: { detach?: boolean }): Promise<void> {
+  const t0 = Date.now();
+  console.log(c.bold('Starting the runbook stack'));
+  await ensure(ORDER, (r) =>
+    console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(9)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
+  );
+  console.log(c.dim(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`));
+  console.log(banner());
+  if (opts.detach) {
+    console.log('Running in the background. Stop it with: npm stop');
+    return;
+  }
+  console.log(c.dim('Following the worker log. Ctrl-C stops the stack.\n'));
+  const file = logFile('worker');
+  let offset = existsSync(file) ? Math.max(0, statSync(file).size - 2000) : 0;
+  const follow = setInterval(() => {
+    if (!existsSync(file)) return;
+    const size = statSync(file).size;
+    if (size > offset) {
+      process.stdout.write(readFileSync(file).subarray(offset, size).toString('utf8'));
+      offset = size;
+    }
+  }, 500);
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(follow);
+    console.log('\nStopping the runbook stack (state is kept in .data/)');
+    void down().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+async function down(): Promise<void> {
+  await stop(ORDER, (name, how) => console.log(`  ${how.padEnd(11)} ${name}`));
+}
+
+async function status(): Promise<void> {
+  const all = components();
+  for (const name of ORDER) {
+    const pid = readPid(name);
+    const ready = await all[name].ready().catch(() => false);
+    const state = ready ? c.green('up  ') : 'down';
+    console.log(`  ${state} ${name.padEnd(9)} ${all[name].address}${pid && alive(pid) ? c.dim(` pid ${pid}`) : ''}`);
+  }
+}
+
+const program = new Command('stack').description('the local runbook stack');
+program.command('up').option('--detach', 'start and return').action(up);
+program.command('down').action(down);
+program.command('status').action(status);
+program.parseAsync().catch((err: Error) => {
+  console.error(`\n${err.message}`);
+  process.exit(1);
+});

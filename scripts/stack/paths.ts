@@ -1,0 +1,73 @@
+// Where the local stack keeps its tools, data, logs and pid files. Everything is project-local except the
+// PostgreSQL cluster when the checkout sits where the `postgres` user cannot enter (e.g. under /root):
+// then it lives under /var/tmp, recorded in .data/postgres.location.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const TOOLS = path.join(ROOT, '.tools');
+export const DATA = process.env.RUNBOOK_DATA_DIR ? path.resolve(process.env.RUNBOOK_DATA_DIR) : path.join(ROOT, '.data');
+export const LOGS = path.join(DATA, 'logs');
+export const RUN = path.join(DATA, 'run');
+
+export const BIN = {
+  temporal: path.join(TOOLS, 'venv', 'bin', 'temporal'),
+  ferretdb: path.join(TOOLS, 'bin', 'ferretdb'),
+  pgDir: process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin',
+  redis: 'redis-server',
+};
+
+export const PORTS = {
+  temporal: Number(process.env.TEMPORAL_PORT ?? 7233),
+  temporalUi: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+  postgres: Number(process.env.PG_PORT ?? 55432),
+  redis: Number(process.env.REDIS_PORT ?? 56379),
+  ferretdb: Number(process.env.FERRETDB_PORT ?? 57017),
+  demo: Number(process.env.DEMO_PORT ?? 58080),
+  workerMetrics: Number(process.env.WORKER_METRICS_PORT ?? 59464),
+  workerSdkMetrics: Number(process.env.WORKER_SDK_METRICS_PORT ?? 59465),
+};
+
+export const HOST = '127.0.0.1';
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** The account PostgreSQL runs as: `postgres` when we are root (initdb refuses root), else ourselves. */
+export function postgresOwner(): Owner | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root but there is no "postgres" user; install PostgreSQL with scripts/install.sh');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function enterableBy(dir: string, owner: Owner): boolean {
+  let d = path.resolve(dir);
+  for (;;) {
+    const st = statSync(d);
+    const x = st.uid === owner.uid ? 0o100 : st.gid === owner.gid ? 0o010 : 0o001;
+    if (!(st.mode & x)) return false;
+    const parent = path.dirname(d);
+    if (parent === d) return true;
+    d = parent;
+  }
+}
+
+export function postgresDataDir(): string {
+  if (process.env.PG_DATA_DIR) return path.resolve(process.env.PG_DATA_DIR);
+  const owner = postgresOwner();
+  mkdirSync(DATA, { recursive: true });
+  if (!owner || enterableBy(DATA, owner)) return path.join(DATA, 'postgres');
+  const marker = path.join(DATA, 'postgres.location');
+  if (existsSync(marker)) return readFileSync(marker, 'utf8').trim();
+  const id = createHash('sha1').update(DATA).digest('hex').slice(0, 12);
+  const dir = path.join('/var/tmp', 'temporal-runbooks', id, 'postgres');
+  writeFileSync(marker, `${dir}\n`);
+  return dir;
+}

@@ -1,0 +1,47 @@
+// Secrets of the local stack, generated once and kept in .data/secrets.env (mode 600). They reach the
+// worker and the demo service through their environment only; config files name them as ${VAR}.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DATA, HOST, PORTS } from './paths';
+
+export interface StackSecrets {
+  PG_PASSWORD: string;
+  REDIS_PASSWORD: string;
+  DEMO_ADMIN_TOKEN: string;
+}
+
+const FILE = path.join(DATA, 'secrets.env');
+
+export function loadSecrets(): StackSecrets {
+  mkdirSync(DATA, { recursive: true });
+  const existing: Record<string, string> = {};
+  if (existsSync(FILE)) {
+    for (const line of readFileSync(FILE, 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m) existing[m[1]!] = m[2]!;
+    }
+  }
+  const gen = (): string => randomBytes(18).toString('base64url');
+  const secrets: StackSecrets = {
+    PG_PASSWORD: existing.PG_PASSWORD ?? gen(),
+    REDIS_PASSWORD: existing.REDIS_PASSWORD ?? gen(),
+    DEMO_ADMIN_TOKEN: existing.DEMO_ADMIN_TOKEN ?? gen(),
+  };
+  const body = Object.entries(secrets)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
+  if (!existsSync(FILE) || readFileSync(FILE, 'utf8').trim() !== body) writeFileSync(FILE, `${body}\n`, { mode: 0o600 });
+  return secrets;
+}
+
+/** Connection URLs of the local stack's servers (with secrets: keep them in memory and environments). */
+export function stackUrls(s: StackSecrets) {
+  return {
+    pgAdmin: `postgres://postgres:${encodeURIComponent(s.PG_PASSWORD)}@${HOST}:${PORTS.postgres}/postgres`,
+    pg: (db: string) => `postgres://postgres:${encodeURIComponent(s.PG_PASSWORD)}@${HOST}:${PORTS.postgres}/${db}`,
+    redis: `redis://:${encodeURIComponent(s.REDIS_PASSWORD)}@${HOST}:${PORTS.redis}/0`,
+    mongo: `mongodb://${HOST}:${PORTS.ferretdb}/`,
+    temporal: `${HOST}:${PORTS.temporal}`,
+  };
+}

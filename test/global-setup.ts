@@ -1,0 +1,31 @@
+// One stack per test run: start (or reuse) real Temporal, PostgreSQL, Redis and FerretDB on loopback, and
+// bundle the workflows once for every test worker. Servers started here are stopped by global-teardown.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensure, SERVERS } from '../scripts/stack/components';
+import { DATA } from '../scripts/stack/paths';
+import { loadSecrets } from '../scripts/stack/secrets';
+
+export default async function globalSetup(): Promise<void> {
+  const t0 = Date.now();
+  const reports = await ensure(SERVERS);
+  const started = reports.filter((r) => r.state === 'started').map((r) => r.name);
+  (globalThis as { __RUNBOOK_STARTED__?: string[] }).__RUNBOOK_STARTED__ = started;
+
+  const dir = path.join(DATA, 'test');
+  mkdirSync(dir, { recursive: true });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  const codePath = path.join(dir, 'workflow-bundle.js');
+  writeFileSync(codePath, code);
+  process.env.TEST_WORKFLOW_BUNDLE = codePath;
+  const s = loadSecrets();
+  process.env.TEST_PG_PASSWORD = s.PG_PASSWORD;
+  process.env.TEST_REDIS_PASSWORD = s.REDIS_PASSWORD;
+  process.stdout.write(
+    `\n[setup] servers ${reports.map((r) => `${r.name}:${r.state}`).join(' ')}; workflows bundled; ${((Date.now() - t0) / 1000).toFixed(1)}s\n`,
+  );
+}

@@ -1,0 +1,79 @@
+import { ConfigError, parseConfig } from '../../config/load';
+import { maintenanceSql, qualifiedName } from '../../activities/postgres/sql';
+import { pgConnectionArgs } from '../../activities/backup-store/pg-dump';
+import { ErrorType } from '../../workflows/lib/errors';
+import { InvalidTargetError, UnsafeOperationError, redactUrl } from '../../activities/errors';
+import { Compensations } from '../../workflows/lib/saga';
+
+const minimal = {
+  services: {
+    reports: {
+      healthUrl: 'http://127.0.0.1:1/health',
+      platform: { kind: 'local', adminUrl: 'http://127.0.0.1:1/admin', token: '${DEMO_TOKEN}' },
+      postgres: ['reports-db'],
+    },
+  },
+  postgres: { 'reports-db': { url: 'postgres://u:${PG_PASSWORD}@127.0.0.1:5432/reports' } },
+  audit: { url: 'postgres://u:${PG_PASSWORD}@127.0.0.1:5432/runbooks' },
+  backups: {},
+};
+
+describe('configuration', () => {
+  test('secrets come from the environment by ${VAR}, and defaults are filled in', () => {
+    const cfg = parseConfig(minimal, { PG_PASSWORD: 's3cret', DEMO_TOKEN: 't0ken' });
+    expect(cfg.postgres['reports-db']!.url).toBe('postgres://u:s3cret@127.0.0.1:5432/reports');
+    expect(cfg.backups.dir).toBe('.data/backups');
+    expect(cfg.services.reports!.mongo).toEqual([]);
+  });
+
+  test('a missing secret names the variable and where it is used, never a value', () => {
+    expect(() => parseConfig(minimal, { DEMO_TOKEN: 't' })).toThrow(new ConfigError('postgres.reports-db.url: environment variable PG_PASSWORD is not set'));
+  });
+
+  test('a service naming an unconfigured target is refused with the known ones', () => {
+    const bad = { ...minimal, services: { reports: { ...minimal.services.reports, postgres: ['nope'] } } };
+    expect(() => parseConfig(bad, { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' })).toThrow(/services\.reports\.postgres: postgres target "nope" is not configured; known: reports-db/);
+  });
+});
+
+describe('SQL and process arguments', () => {
+  test('identifiers are quoted by the pg driver helper, schema and table separately', () => {
+    expect(qualifiedName('public.reports')).toBe('"public"."reports"');
+    expect(maintenanceSql({ kind: 'reindex-table', table: 'report_runs' })).toBe('REINDEX TABLE CONCURRENTLY "report_runs"');
+    expect(maintenanceSql({ kind: 'refresh-materialized-view', view: 'public.daily' })).toBe('REFRESH MATERIALIZED VIEW CONCURRENTLY "public"."daily"');
+    // Even if a bad name got past the schema, quoting keeps it one identifier.
+    expect(qualifiedName('x"; DROP TABLE y; --')).toBe('"x""; DROP TABLE y; --"');
+  });
+
+  test('pg_dump gets the password through its environment, never its arguments', () => {
+    const { args, env } = pgConnectionArgs('postgres://admin:p%40ss@127.0.0.1:55432/reports');
+    expect(args).toEqual(['--host', '127.0.0.1', '--port', '55432', '--dbname', 'reports', '--username', 'admin']);
+    expect(args.join(' ')).not.toContain('p@ss');
+    expect(env).toEqual({ PGPASSWORD: 'p@ss' });
+    expect(redactUrl('postgres://admin:p%40ss@h/db')).toBe('postgres://admin:***@h/db');
+  });
+
+  test('activity error class names match the failure types workflows treat as non-retryable', () => {
+    expect(new InvalidTargetError('x').name).toBe(ErrorType.InvalidTarget);
+    expect(new UnsafeOperationError('x').name).toBe(ErrorType.UnsafeOperation);
+  });
+});
+
+describe('compensations', () => {
+  test('run newest first, keep going past a failing undo, and report each', async () => {
+    const order: string[] = [];
+    const comp = new Compensations();
+    comp.add('maintenance-off', async () => void order.push('maintenance-off'));
+    comp.add('scale-up', async () => {
+      order.push('scale-up');
+      throw new Error('platform down');
+    });
+    comp.add('settled', async () => void order.push('settled'));
+    comp.settle('settled');
+    expect(await comp.run()).toEqual([
+      { name: 'scale-up', ok: false, error: 'platform down' },
+      { name: 'maintenance-off', ok: true },
+    ]);
+    expect(order).toEqual(['scale-up', 'maintenance-off']);
+  });
+});

@@ -1,0 +1,43 @@
+import { describeIssues } from '../../workflows/lib/validate';
+import { exampleMaintenanceInput, maintenanceWindowInputSchema } from '../../workflows/maintenance-window.input';
+
+function issues(input: unknown): string {
+  const r = maintenanceWindowInputSchema.safeParse(input);
+  return r.success ? '' : describeIssues(r.error);
+}
+
+describe('maintenance-window input schema', () => {
+  test('the example input is valid and gets the documented defaults', () => {
+    const r = maintenanceWindowInputSchema.parse({ ...exampleMaintenanceInput(), approval: undefined, monitoringPeriod: undefined });
+    expect(r.approval).toEqual({ quorum: 1, approverRoles: ['sre-lead'], timeout: '4h', allowUiVotes: true });
+    expect(r.monitoringPeriod).toBe('30m');
+    expect(r.dryRun).toBe(false);
+    expect(r.backup).toBe(true);
+  });
+
+  test('a window that ends before it starts is refused, naming window.end', () => {
+    const base = exampleMaintenanceInput();
+    expect(issues({ ...base, window: { start: base.window.end, end: base.window.start } })).toBe('window.end: must be after window.start');
+  });
+
+  test.each([
+    ['reports; DROP TABLE reports', 'tasks[0].table'],
+    ['"reports"', 'tasks[0].table'],
+    ['public.reports.extra', 'tasks[0].table'],
+  ])('a table name with SQL metacharacters (%s) is refused, naming %s', (table, field) => {
+    expect(issues({ ...exampleMaintenanceInput(), tasks: [{ kind: 'vacuum-analyze', table }] })).toMatch(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: must be a plain table name`));
+  });
+
+  test('an unknown task kind is refused, naming the field and the known kinds', () => {
+    expect(issues({ ...exampleMaintenanceInput(), tasks: [{ kind: 'vacuum-analyze', table: 'reports' }, { kind: 'drop-database' }] })).toBe(
+      'tasks[1].kind: unknown task kind; known kinds: vacuum-analyze, analyze, reindex-table, refresh-materialized-view, mongo-rebuild-indexes',
+    );
+  });
+
+  test('durations, people and unknown fields are checked too', () => {
+    expect(issues({ ...exampleMaintenanceInput(), monitoringPeriod: 'soon' })).toMatch(/^monitoringPeriod: must be a positive duration/);
+    expect(issues({ ...exampleMaintenanceInput(), requestedBy: 'Robert Tables' })).toMatch(/^requestedBy: must be a configured name/);
+    expect(issues({ ...exampleMaintenanceInput(), force: true })).toMatch(/Unrecognized key.*force/);
+    expect(issues({ ...exampleMaintenanceInput(), approval: { quorum: 0 } })).toMatch(/^approval\.quorum:/);
+  });
+});
