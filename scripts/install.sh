@@ -60,14 +60,16 @@ else
   rm -rf "$TOOLS/ferretdb-src"
 fi
 
-if [ -d "$ROOT/node_modules/@temporalio/worker" ] && [ "$ROOT/node_modules/.package-lock.json" -nt "$ROOT/package-lock.json" -o "$ROOT/node_modules/.package-lock.json" -ef "$ROOT/package-lock.json" ]; then
+# `npm install --no-save` installs exactly what package-lock.json pins. Not `npm ci`: npm 11 writes lock
+# files without other platforms' optional packages (@swc/core-darwin-*, ...) and then `npm ci` refuses
+# them as out of sync (npm/cli#4828, #8805).
+stamp="$ROOT/node_modules/.install-stamp"
+if [ -d "$ROOT/node_modules/@temporalio/worker" ] && [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/package-lock.json" ] && [ "$stamp" -nt "$ROOT/package.json" ]; then
   say "node_modules up to date"
-elif [ -f "$ROOT/package-lock.json" ]; then
-  loud "npm ci"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 else
-  loud "npm install"
-  (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
+  loud "npm install (from package-lock.json)"
+  (cd "$ROOT" && npm install --no-save --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
 fi
 
 say "done in $(( $(date +%s) - started ))s"
