@@ -65,6 +65,8 @@ export function components(secrets: StackSecrets = loadSecrets()): Record<Compon
       const owner = postgresOwner();
       const bin = (t: string): string => path.join(BIN.pgDir, t);
       if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+        // Parents must be enterable by the postgres user; the cluster itself is private to it.
+        mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const pw = path.join(path.dirname(dir), '.initdb-pw');
         writeFileSync(pw, `${secrets.PG_PASSWORD}\n`, { mode: 0o600 });
@@ -76,7 +78,8 @@ export function components(secrets: StackSecrets = loadSecrets()): Record<Compon
         const init = spawnSync(
           bin('initdb'),
           ['-D', dir, '-U', 'postgres', '--auth-host=scram-sha-256', '--auth-local=peer', `--pwfile=${pw}`, '-E', 'UTF8', '--no-instructions'],
-          { encoding: 'utf8', ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) },
+          // cwd: the checkout may be where the postgres user cannot enter (e.g. under /root).
+          { encoding: 'utf8', cwd: path.dirname(dir), ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) },
         );
         rmSync(pw, { force: true });
         if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
@@ -94,7 +97,7 @@ export function components(secrets: StackSecrets = loadSecrets()): Record<Compon
           ].join('\n'),
         );
       }
-      startProcess('postgres', bin('postgres'), ['-D', dir], owner ? { owner } : {});
+      startProcess('postgres', bin('postgres'), ['-D', dir], { cwd: path.dirname(dir), ...(owner ? { owner } : {}) });
     },
     async after() {
       for (const db of ['reports', 'runbooks']) {
