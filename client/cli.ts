@@ -51,8 +51,8 @@ async function vote(decision: 'approve' | 'reject', workflowId: string, opts: { 
   const approver = opts.as ?? me();
   const state = await castVote(await getClient(), workflowId, { approver, decision, ...(opts.comment ? { comment: opts.comment } : {}) });
   const approvals = state.votes.filter((v) => v.decision === 'approve').length;
-  console.log(`${decision === 'approve' ? 'approved' : 'rejected'} by ${approver}: gate is ${state.status} (${approvals} of ${state.policy.quorum} approvals)`);
-  if (state.reason) console.log(`  ${state.reason}`);
+  console.log(`${approver} voted ${decision}: the gate is ${state.status} (${approvals} of ${state.policy.quorum} approvals)`);
+  if (state.status === 'rejected' && state.reason) console.log(`  ${state.reason}`);
 }
 
 async function status(workflowId: string): Promise<void> {

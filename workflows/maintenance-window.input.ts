@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { approvalPolicySchema, type ApprovalState } from './lib/approval-rules';
 import type { PlanStep } from './lib/runbook';
 import type { CompensationResult } from './lib/saga';
-import { collectionName, duration, isoTime, person, relationName, targetName } from './lib/schema';
+import { collectionName, duration, isoTime, person, relationName, targetName, toMs } from './lib/schema';
 
 const pgTarget = targetName.optional().describe('postgres target; default: the service\'s first');
 const mongoTarget = targetName.optional().describe('mongo target; default: the service\'s first');
@@ -31,15 +31,30 @@ export const maintenanceTaskSchema = z.discriminatedUnion(
 
 export type MaintenanceTask = z.output<typeof maintenanceTaskSchema>;
 
+export const DEFAULT_WINDOW_LENGTH = '2h';
+
+/** The window as epoch milliseconds; `now` is when the run started. */
+export function resolveWindow(w: { start?: string; end?: string; length?: string }, now: number): { start: number; end: number } {
+  const start = w.start ? Date.parse(w.start) : now;
+  return { start, end: w.end ? Date.parse(w.end) : start + toMs(w.length ?? DEFAULT_WINDOW_LENGTH) };
+}
+
 export const maintenanceWindowInputSchema = z
   .object({
     service: targetName.describe('configured service to maintain, e.g. "reports"'),
     requestedBy: person.describe('who asks for this run; cannot approve it'),
     reason: z.string().max(500).optional().describe('shown to approvers and in notifications'),
     window: z
-      .object({ start: isoTime, end: isoTime })
+      .object({
+        start: isoTime.optional().describe('when work may begin; default: when the run starts'),
+        end: isoTime.optional().describe('hard stop: no step that changes anything starts after it'),
+        length: duration.optional().describe('instead of end: how long the window lasts (default 2h)'),
+      })
       .strict()
-      .refine((w) => Date.parse(w.end) > Date.parse(w.start), { path: ['end'], message: 'must be after window.start' }),
+      .refine((w) => !(w.end && w.length), { path: ['length'], message: 'give window.end or window.length, not both' })
+      .refine((w) => !w.start || !w.end || Date.parse(w.end) > Date.parse(w.start), { path: ['end'], message: 'must be after window.start' })
+      .prefault({})
+      .describe('the maintenance window; {} means "from now for 2 hours"'),
     tasks: z.array(maintenanceTaskSchema).min(1, 'needs at least one task').max(50),
     approval: approvalPolicySchema.prefault({}),
     dryRun: z.boolean().default(false).describe('validate and return the plan; change nothing'),
@@ -93,15 +108,13 @@ export interface MaintenanceWindowResult {
   finishedAt: string;
 }
 
-/** A ready-to-paste example input (README, CLI `--example`, Web UI). */
-export function exampleMaintenanceInput(now = new Date()): MaintenanceWindowInput {
-  const start = new Date(Math.floor(now.getTime() / 60000) * 60000);
-  const end = new Date(start.getTime() + 2 * 3600_000);
+/** A ready-to-paste example input (README, CLI `--example`, Web UI): a window from now for 2 hours. */
+export function exampleMaintenanceInput(): MaintenanceWindowInput {
   return {
     service: 'reports',
     requestedBy: 'bob',
     reason: 'weekly database maintenance',
-    window: { start: start.toISOString(), end: end.toISOString() },
+    window: { length: '2h' },
     tasks: [
       { kind: 'vacuum-analyze', table: 'public.reports' },
       { kind: 'reindex-table', table: 'public.report_runs' },

@@ -27,6 +27,7 @@ import { toMs } from './lib/schema';
 import { INVALID_INPUT, parseInput } from './lib/validate';
 import {
   maintenanceWindowInputSchema,
+  resolveWindow,
   type BackupInfo,
   type MaintenanceOutcome,
   type MaintenanceWindowInput,
@@ -34,8 +35,6 @@ import {
   type MaintenanceWindowResult,
   type TaskOutcome,
 } from './maintenance-window.input';
-
-export * from './maintenance-window.input';
 
 const RUNBOOK = 'maintenanceWindow';
 
@@ -49,7 +48,11 @@ class StopRun extends Error {
   }
 }
 
-export function buildPlan(input: MaintenanceWindowParams, target: ResolvedService): Array<Pick<PlanStep, 'id' | 'kind' | 'title'>> {
+export function buildPlan(
+  input: MaintenanceWindowParams,
+  target: ResolvedService,
+  window: { start: string; end: string },
+): Array<Pick<PlanStep, 'id' | 'kind' | 'title'>> {
   const stores = [...target.postgres, ...target.mongo, ...(target.queue ? [target.queue.redis] : [])];
   const a = input.approval;
   const steps: Array<Pick<PlanStep, 'id' | 'kind' | 'title'>> = [
@@ -61,7 +64,7 @@ export function buildPlan(input: MaintenanceWindowParams, target: ResolvedServic
       kind: 'gate',
       title: `approval by ${a.quorum} of role ${a.approverRoles.join('/')}${a.approvers ? ` among ${a.approvers.join(', ')}` : ''} (timeout ${a.timeout})`,
     },
-    { id: 'wait-window', kind: 'wait', title: `wait for the window ${input.window.start} .. ${input.window.end}` },
+    { id: 'wait-window', kind: 'wait', title: `wait for the window ${window.start} .. ${window.end}` },
   ];
   if (input.backup && target.backupDatabase) {
     steps.push({ id: 'backup', kind: 'backup', title: `pg_dump ${target.backupDatabase} and verify it` });
@@ -105,22 +108,23 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
   const rb = new Runbook(RUNBOOK, { target: str(raw.service), requester: str(raw.requestedBy) });
 
   let input: MaintenanceWindowParams;
+  let windowStart: number;
+  let windowEnd: number;
   try {
     input = parseInput(maintenanceWindowInputSchema, rawInput, RUNBOOK);
-    if (Date.parse(input.window.end) <= Date.now()) {
+    ({ start: windowStart, end: windowEnd } = resolveWindow(input.window, Date.now()));
+    if (windowEnd <= Date.now()) {
       throw ApplicationFailure.create({
         type: INVALID_INPUT,
         nonRetryable: true,
-        message: `invalid ${RUNBOOK} input: window.end: ${input.window.end} is already past`,
+        message: `invalid ${RUNBOOK} input: window.end: ${new Date(windowEnd).toISOString()} is already past`,
       });
     }
   } catch (err) {
     rb.finish('failed', message(err));
     throw err;
   }
-
-  const windowStart = Date.parse(input.window.start);
-  const windowEnd = Date.parse(input.window.end);
+  const win = { start: new Date(windowStart).toISOString(), end: new Date(windowEnd).toISOString() };
   const key = (k: string): string => `${info.workflowId}:${info.runId}:${k}`;
   const audit = (kind: string, k: string, data: Record<string, unknown>, actor?: string): Promise<void> =>
     quick.recordAudit({ key: key(k), workflowId: info.workflowId, runId: info.runId, runbook: RUNBOOK, kind, data, ...(actor ? { actor } : {}) });
@@ -154,7 +158,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
         'approvers',
         `Approval needed: maintenance of ${input.service}`,
         `${input.requestedBy} asks to run ${input.tasks.length} task(s) on ${input.service} in the window ` +
-          `${input.window.start} .. ${input.window.end}${input.reason ? ` (${input.reason})` : ''}. ` +
+          `${win.start} .. ${win.end}${input.reason ? ` (${input.reason})` : ''}. ` +
           `Needs ${s.policy.quorum} approval(s) from: ${Object.keys(s.eligible).filter((p) => p !== s.requestedBy).join(', ')}. ` +
           `Decide by ${s.deadline}. ${approveHow}`,
       ),
@@ -206,7 +210,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
     throw err;
   }
   for (const t of target.tasks) taskOutcomes.push({ index: t.index, description: t.description, status: 'not-run' });
-  rb.setPlan(buildPlan(input, target));
+  rb.setPlan(buildPlan(input, target, win));
 
   if (input.dryRun) {
     rb.skipRemaining('dry run: nothing executed');
@@ -241,7 +245,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
       'info',
       'stakeholders',
       `Planned maintenance of ${input.service}`,
-      `Window ${input.window.start} .. ${input.window.end}, requested by ${input.requestedBy}. Plan: ` +
+      `Window ${win.start} .. ${win.end}, requested by ${input.requestedBy}. Plan: ` +
         rb.planSteps.map((s, i) => `${i + 1}. ${s.title}`).join('; '),
     ),
   );
@@ -277,13 +281,13 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
   // ---- the maintenance itself, with compensations ----
   const comp = new Compensations();
   const safePoint = (next: string): void => {
-    if (Date.now() >= windowEnd) throw new StopRun('window-ended', `the maintenance window ended at ${input.window.end} before "${next}"`);
+    if (Date.now() >= windowEnd) throw new StopRun('window-ended', `the maintenance window ended at ${win.end} before "${next}"`);
   };
   let previousReplicas: number | undefined;
   try {
     await rb.step('wait-window', async () => {
       if (Date.now() < windowStart) {
-        rb.setStatus('waiting-for-window', `approved; waiting for the window to open at ${input.window.start}`);
+        rb.setStatus('waiting-for-window', `approved; waiting for the window to open at ${win.start}`);
         await sleep(windowStart - Date.now());
       }
     });

@@ -1,5 +1,5 @@
 import { describeIssues } from '../../workflows/lib/validate';
-import { exampleMaintenanceInput, maintenanceWindowInputSchema } from '../../workflows/maintenance-window.input';
+import { exampleMaintenanceInput, maintenanceWindowInputSchema, resolveWindow } from '../../workflows/maintenance-window.input';
 
 function issues(input: unknown): string {
   const r = maintenanceWindowInputSchema.safeParse(input);
@@ -16,8 +16,16 @@ describe('maintenance-window input schema', () => {
   });
 
   test('a window that ends before it starts is refused, naming window.end', () => {
-    const base = exampleMaintenanceInput();
-    expect(issues({ ...base, window: { start: base.window.end, end: base.window.start } })).toBe('window.end: must be after window.start');
+    const window = { start: '2026-11-24T22:00:00Z', end: '2026-11-24T21:00:00Z' };
+    expect(issues({ ...exampleMaintenanceInput(), window })).toBe('window.end: must be after window.start');
+    expect(issues({ ...exampleMaintenanceInput(), window: { end: '2026-11-24T21:00:00Z', length: '1h' } })).toBe('window.length: give window.end or window.length, not both');
+  });
+
+  test('the window defaults to "from when the run starts, for 2 hours"', () => {
+    const now = Date.parse('2026-11-24T20:00:00Z');
+    const w = maintenanceWindowInputSchema.parse({ ...exampleMaintenanceInput(), window: undefined }).window;
+    expect(resolveWindow(w, now)).toEqual({ start: now, end: now + 2 * 3600_000 });
+    expect(resolveWindow({ start: '2026-11-24T22:00:00Z', length: '30m' }, now)).toEqual({ start: Date.parse('2026-11-24T22:00:00Z'), end: Date.parse('2026-11-24T22:30:00Z') });
   });
 
   test.each([

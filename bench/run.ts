@@ -1,0 +1,116 @@
+// npm run bench: measures our code against a baseline measured in the same run, on the local stack.
+//   1. approval vote round trip: our validated Update (rules + audit write) vs a bare Temporal Update
+//   2. pre-change backup: backupPostgres (pg_dump + pg_restore --list + sha256) vs a raw pg_dump
+// Prints medians, p95 and ratios. Loops are bounded; everything runs on loopback.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { createBackupActivities, pgConnectionArgs } from '../activities/backup-store/pg-dump';
+import { castVote } from '../client/runbooks';
+import { ensure, SERVERS } from '../scripts/stack/components';
+import { loadSecrets } from '../scripts/stack/secrets';
+import { pendingApprovals } from '../workflows/lib/approval';
+import type { MaintenanceWindowInput } from '../workflows/maintenance-window.input';
+import { createTestEnv, eventually, maintenanceInput, TEMPORAL_ADDRESS, NAMESPACE } from '../test/helpers/env';
+import { bareApprove } from './workflows';
+
+const run = promisify(execFile);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+
+function stats(ms: number[]): { median: number; p95: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, p95: s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)]! };
+}
+function row(name: string, ours: number[], base: number[]): string {
+  const o = stats(ours);
+  const b = stats(base);
+  return `${name.padEnd(34)} ours ${o.median.toFixed(1).padStart(7)} ms (p95 ${o.p95.toFixed(1)})   baseline ${b.median.toFixed(1).padStart(7)} ms (p95 ${b.p95.toFixed(1)})   ratio ${(o.median / b.median).toFixed(2)}x`;
+}
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL ??= 'ERROR';
+  await ensure(SERVERS);
+  const secrets = loadSecrets();
+  process.env.TEST_PG_PASSWORD = secrets.PG_PASSWORD;
+  process.env.TEST_REDIS_PASSWORD = secrets.REDIS_PASSWORD;
+  const dir = mkdtempSync(path.join(tmpdir(), 'rb-bench-'));
+  const bundle = path.join(dir, 'bundle.js');
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+  writeFileSync(bundle, code);
+  process.env.TEST_WORKFLOW_BUNDLE = bundle;
+
+  const env = await createTestEnv();
+  await env.startWorker();
+  const bareQueue = `${env.taskQueue}-bare`;
+  const bareWorker = await Worker.create({
+    connection: await NativeConnection.connect({ address: TEMPORAL_ADDRESS }),
+    namespace: NAMESPACE,
+    taskQueue: bareQueue,
+    workflowsPath: require.resolve('./workflows'),
+  });
+  const bareRunning = bareWorker.run();
+  const lines: string[] = [];
+  try {
+    // ---- 1. approval round trip ----
+    const ours: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const h = await env.client.workflow.start('maintenanceWindow', {
+        taskQueue: env.taskQueue,
+        workflowId: `bench-gate-${env.id}-${i}`,
+        args: [maintenanceInput({ tasks: [{ kind: 'analyze', table: 'reports' }] }) satisfies MaintenanceWindowInput],
+      });
+      await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', 20_000, 'gate');
+      ours.push(await time(() => castVote(env.client, h.workflowId, { approver: 'alice', decision: 'reject', comment: 'bench' })));
+      await h.result();
+      const b = await env.client.workflow.start('bareApproval', { taskQueue: bareQueue, workflowId: `bench-bare-${env.id}-${i}` });
+      await b.query('__stack_trace').catch(() => undefined); // make sure its first task ran, like the gate's
+      base.push(await time(() => b.executeUpdate(bareApprove, { args: [{ approver: 'alice' }] })));
+      await b.result();
+    }
+    lines.push(row(`approval vote round trip (n=${ROUNDS})`, ours, base));
+
+    // ---- 2. backup vs raw pg_dump ----
+    await env.pool.query(`INSERT INTO report_runs (report_id, status, started_at, finished_at, rows_out)
+      SELECT 1 + g % 200, 'done', now() - (g || ' seconds')::interval, now(), g % 1000 FROM generate_series(1, 300000) g`);
+    const size = (await env.pool.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size(current_database())) AS s')).rows[0]!.s;
+    const backup = createBackupActivities(env.deps);
+    const backupPostgres = (i: { database: string; name: string }) => backup.backupPostgres(i);
+    const conn = pgConnectionArgs(env.config.postgres['reports-db']!.url);
+    const mock = new MockActivityEnvironment();
+    const rawMs: number[] = [];
+    const oursMs: number[] = [];
+    const n = Math.max(3, Math.floor(ROUNDS / 4));
+    for (let i = 0; i < n; i++) {
+      rawMs.push(await time(() => run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(dir, `raw-${i}.dump`), ...conn.args], { env: { ...process.env, ...conn.env } })));
+      oursMs.push(await time(() => mock.run(backupPostgres, { database: 'reports-db', name: `bench-${i}` })));
+    }
+    const reuse = await time(() => mock.run(backupPostgres, { database: 'reports-db', name: 'bench-0' }));
+    lines.push(row(`backup of ${size} db (n=${n})`, oursMs, rawMs));
+    lines.push(`${'backup retried (verified file reused)'.padEnd(34)} ours ${reuse.toFixed(1).padStart(7)} ms`);
+  } finally {
+    bareWorker.shutdown();
+    await bareRunning;
+    await env.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`\nbench (${new Date().toISOString()}, ${cpus().length} cores)`);
+  for (const l of lines) console.log(`  ${l}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
