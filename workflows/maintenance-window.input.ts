@@ -2,7 +2,7 @@
 // its own input) and the clients (which validate the same schema before starting a run).
 import { z } from 'zod';
 import { approvalPolicySchema, type ApprovalState } from './lib/approval-rules';
-import type { PlanStep } from './lib/runbook';
+import type { PlanStep, RunOutcome } from './lib/runbook';
 import type { CompensationResult } from './lib/saga';
 import { collectionName, duration, isoTime, person, relationName, targetName, toMs } from './lib/schema';
 
@@ -68,14 +68,7 @@ export const maintenanceWindowInputSchema = z
 export type MaintenanceWindowInput = z.input<typeof maintenanceWindowInputSchema>;
 export type MaintenanceWindowParams = z.output<typeof maintenanceWindowInputSchema>;
 
-export type MaintenanceOutcome =
-  | 'completed'
-  | 'completed-with-warnings'
-  | 'rejected'
-  | 'timed-out'
-  | 'window-ended'
-  | 'aborted'
-  | 'dry-run';
+export type MaintenanceOutcome = RunOutcome;
 
 export interface TaskOutcome {
   index: number;

@@ -21,7 +21,7 @@ import { long, quick, waiting } from './lib/proxies';
 import { ApprovalGate } from './lib/approval';
 import type { ApprovalState } from './lib/approval-rules';
 import { ErrorType } from './lib/errors';
-import { Runbook, type PlanStep, type RunStatus } from './lib/runbook';
+import { Runbook, type PlanStep } from './lib/runbook';
 import { Compensations, type CompensationResult } from './lib/saga';
 import { toMs } from './lib/schema';
 import { INVALID_INPUT, parseInput } from './lib/validate';
@@ -189,7 +189,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
     startedAt,
     finishedAt: new Date().toISOString(),
   });
-  const finish = async (status: RunStatus & MaintenanceOutcome, reason: string): Promise<MaintenanceWindowResult> => {
+  const finish = async (status: MaintenanceOutcome, reason: string): Promise<MaintenanceWindowResult> => {
     await audit('run-finished', 'run-finished', { outcome: status, reason, warnings });
     await condition(allHandlersFinished);
     rb.finish(status, reason);

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { castVote, VoteRefusedError } from '../../client/runbooks';
 import { approveFromUi, pendingApprovals } from '../../workflows/lib/approval';
 import { plan, progress } from '../../workflows/lib/runbook';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.input';
+import { exampleMaintenanceInput, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.input';
 import { createTestEnv, eventually, maintenanceInput, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 
@@ -83,15 +83,8 @@ describe('maintenance window: approved', () => {
     const runsBefore = Number((await env.pool.query('SELECT count(*) FROM report_runs')).rows[0].count);
     const indexBefore = (await env.pool.query("SELECT relfilenode FROM pg_class WHERE relname = 'report_runs_report_id'")).rows[0].relfilenode;
     const h = await start(
-      maintenanceInput({
-        tasks: [
-          { kind: 'vacuum-analyze', table: 'public.reports' },
-          { kind: 'reindex-table', table: 'public.report_runs' },
-          { kind: 'refresh-materialized-view', view: 'public.report_daily_stats' },
-          { kind: 'analyze', table: 'public.report_runs' },
-          { kind: 'mongo-rebuild-indexes', collection: 'report_audit_logs' },
-        ],
-      }),
+      // The README's example tasks: vacuum, reindex, refresh a view, analyze, rebuild Mongo indexes.
+      maintenanceInput({ tasks: exampleMaintenanceInput().tasks }),
       workflowId('mw-approved'),
     );
     await gateOpen(h);

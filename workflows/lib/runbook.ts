@@ -17,6 +17,10 @@ export interface PlanStep {
   detail?: string;
 }
 
+/** How a run ended when it ended with a result (a failed run ends as a workflow failure instead). */
+export type RunOutcome = 'completed' | 'completed-with-warnings' | 'rejected' | 'timed-out' | 'window-ended' | 'aborted' | 'dry-run';
+
+/** Where a run is; also the RunbookStatus search attribute. */
 export type RunStatus =
   | 'validating'
   | 'pre-checks'
@@ -25,14 +29,8 @@ export type RunStatus =
   | 'running'
   | 'monitoring'
   | 'compensating'
-  | 'completed'
-  | 'completed-with-warnings'
-  | 'rejected'
-  | 'timed-out'
-  | 'window-ended'
-  | 'aborted'
   | 'failed'
-  | 'dry-run';
+  | RunOutcome;
 
 export interface RunbookProgress {
   runbook: string;
