@@ -284,6 +284,8 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
     if (Date.now() >= windowEnd) throw new StopRun('window-ended', `the maintenance window ended at ${win.end} before "${next}"`);
   };
   let previousReplicas: number | undefined;
+  // Put things back as they were: maintenance mode someone had switched on before this run stays on.
+  let maintenanceWasOn = false;
   try {
     await rb.step('wait-window', async () => {
       if (Date.now() < windowStart) {
@@ -305,6 +307,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
     safePoint('maintenance-on');
     await rb.step('maintenance-on', async () => {
       const r = await quick.setMaintenanceMode({ service: input.service, enabled: true });
+      maintenanceWasOn = r.previous;
       if (!r.previous) comp.add('maintenance-off', () => quick.setMaintenanceMode({ service: input.service, enabled: false }));
       return r;
     });
@@ -359,10 +362,16 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
         return r;
       }, (r) => `0 -> ${r.replicas}`);
     }
-    await rb.step('maintenance-off', async () => {
-      await quick.setMaintenanceMode({ service: input.service, enabled: false });
-      comp.settle('maintenance-off');
-    });
+    await rb.step(
+      'maintenance-off',
+      async () => {
+        if (maintenanceWasOn) return 'left on: it was on before this run';
+        await quick.setMaintenanceMode({ service: input.service, enabled: false });
+        comp.settle('maintenance-off');
+        return undefined;
+      },
+      (d) => d,
+    );
   } catch (err) {
     return CancellationScope.nonCancellable(async () => {
       const cancelled = isCancellation(err);

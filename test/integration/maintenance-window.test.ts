@@ -140,6 +140,26 @@ describe('maintenance window: approved', () => {
   });
 });
 
+describe('maintenance window: puts things back as they were', () => {
+  test('maintenance mode that was already on before the run is left on', async () => {
+    const token = (env.rawConfig.services.reports!.platform as { token: string }).token;
+    const setMaintenance = (enabled: boolean) =>
+      fetch(`${env.demo.url}/admin/maintenance`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ enabled }) });
+    await setMaintenance(true);
+    try {
+      const h = await start(maintenanceInput({ tasks: [{ kind: 'analyze', table: 'reports' }], backup: false }), workflowId('mw-was-on'));
+      await gateOpen(h);
+      await castVote(env.client, h.workflowId, { approver: 'alice', decision: 'approve' });
+      const result = await h.result();
+      expect(result.outcome).toBe('completed');
+      expect(result.plan.find((s) => s.id === 'maintenance-off')!.detail).toBe('left on: it was on before this run');
+      expect(await platform()).toMatchObject({ replicas: 2, maintenance: true });
+    } finally {
+      await setMaintenance(false);
+    }
+  });
+});
+
 describe('maintenance window: not approved', () => {
   test('a rejection runs no task and the result says who rejected and why', async () => {
     const before = await stats('report_runs');
