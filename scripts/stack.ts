@@ -38,13 +38,16 @@ function banner(): string {
     `        ${example}`,
     c.bold('Approve it'),
     `  CLI:  npm run runbook -- approve <workflow-id> --as alice`,
-    `  UI:   the run's page > Send a Signal > approveFromUi > {"approver":"alice","decision":"approve"}`,
+    `  UI:   the run's page > More Actions > Send a Signal > approveFromUi > {"approver":"alice","decision":"approve"}`,
     '',
   ].join('\n');
 }
 
 async function up(opts: { detach?: boolean }): Promise<void> {
   const t0 = Date.now();
+  const workerLog = logFile('worker');
+  // Follow the worker log from here on: this start's lines, not earlier runs'.
+  let offset = existsSync(workerLog) ? statSync(workerLog).size : 0;
   console.log(c.bold('Starting the runbook stack'));
   await ensure(ORDER, (r) =>
     console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(9)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
@@ -56,8 +59,7 @@ async function up(opts: { detach?: boolean }): Promise<void> {
     return;
   }
   console.log(c.dim('Following the worker log. Ctrl-C stops the stack.\n'));
-  const file = logFile('worker');
-  let offset = existsSync(file) ? Math.max(0, statSync(file).size - 2000) : 0;
+  const file = workerLog;
   const follow = setInterval(() => {
     if (!existsSync(file)) return;
     const size = statSync(file).size;

@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Runtime, Worker, bundleWorkflowCode, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
 import type { RunbookSinks } from '../workflows/lib/runbook';
 import { RunbookMetrics } from './metrics';
@@ -16,14 +16,21 @@ export interface RunbookWorkerOptions {
   shutdownGraceTimeMs?: number;
 }
 
+/** Bundles workflows/ for the sandbox, passing on only webpack's warnings and errors (not its stats). */
+async function bundleWorkflows(): Promise<{ code: string }> {
+  const log = Runtime.instance().logger;
+  const quiet = { trace() {}, debug() {}, info() {}, log() {}, warn: log.warn.bind(log), error: log.error.bind(log) };
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quiet });
+}
+
 /** The runbook worker: every workflow in workflows/, every activity wired to the shared connections. */
-export function createRunbookWorker(opts: RunbookWorkerOptions): Promise<Worker> {
+export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<Worker> {
   const metrics = opts.metrics ?? new RunbookMetrics();
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
     activities: createActivities(opts.deps),
     sinks: metrics.sinks(),
     ...(opts.identity ? { identity: opts.identity } : {}),
