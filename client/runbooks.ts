@@ -1,9 +1,9 @@
 // How people and programs start and steer runbooks; the CLI (and later the HTTP API) are thin layers
 // over these functions. Input is validated here, at the edge, with the workflow's own schema.
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { connectionOptions, temporalProfile, type TemporalProfile } from '../temporal-config/connection';
-import { approve, pendingApprovals } from '../workflows/lib/approval';
+import { approve, pendingApprovals, VOTE_REFUSED } from '../workflows/lib/approval';
 import type { ApprovalState, Decision } from '../workflows/lib/approval-rules';
 import { plan, progress, type PlanStep, type RunbookProgress } from '../workflows/lib/runbook';
 import { describeIssues } from '../workflows/lib/validate';
@@ -54,7 +54,11 @@ export async function castVote(
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(approve, { args: [vote] });
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new VoteRefusedError(err.cause?.message ?? err.message);
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === VOTE_REFUSED) throw new VoteRefusedError(cause.message);
+      throw new Error(`the vote could not be completed: ${cause?.message ?? err.message}`);
+    }
     throw err;
   }
 }

@@ -167,15 +167,6 @@ export async function startDemo(opts: DemoOptions): Promise<DemoService> {
     httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', code: String(reply.statusCode) });
   });
 
-  const token = Buffer.from(opts.adminToken);
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/admin')) return;
-    const got = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''));
-    if (got.length !== token.length || !timingSafeEqual(got, token)) {
-      await reply.code(401).send({ error: 'admin API needs a valid bearer token' });
-    }
-  });
-
   app.get('/health', async (_req, reply) => {
     const check = async (fn: () => Promise<unknown>): Promise<string> => {
       try {
@@ -220,23 +211,37 @@ export async function startDemo(opts: DemoOptions): Promise<DemoService> {
     },
   );
 
-  app.get('/admin/state', async () => ({ replicas: loops.length, busy, maintenance }));
+  // The admin API lives in its own plugin, so its token check runs on whatever path the router matched
+  // (a hook testing the raw URL is bypassed by an encoded path such as /%61dmin).
+  const token = Buffer.from(opts.adminToken);
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRequest', async (req, reply) => {
+        const got = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+        if (got.length !== token.length || !timingSafeEqual(got, token)) {
+          await reply.code(401).send({ error: 'admin API needs a valid bearer token' });
+        }
+      });
+      admin.get('/state', async () => ({ replicas: loops.length, busy, maintenance }));
 
-  app.put<{ Body: { replicas: number } }>(
-    '/admin/workers',
-    { schema: { body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 32 } } } } },
-    async (req) => ({ previous: await scaleTo(req.body.replicas), replicas: req.body.replicas }),
-  );
+      admin.put<{ Body: { replicas: number } }>(
+        '/workers',
+        { schema: { body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 32 } } } } },
+        async (req) => ({ previous: await scaleTo(req.body.replicas), replicas: req.body.replicas }),
+      );
 
-  app.put<{ Body: { enabled: boolean } }>(
-    '/admin/maintenance',
-    { schema: { body: { type: 'object', required: ['enabled'], additionalProperties: false, properties: { enabled: { type: 'boolean' } } } } },
-    async (req) => {
-      const previous = maintenance;
-      maintenance = req.body.enabled;
-      await redis.hset(stateKey, 'maintenance', String(maintenance));
-      return { previous, enabled: maintenance };
+      admin.put<{ Body: { enabled: boolean } }>(
+        '/maintenance',
+        { schema: { body: { type: 'object', required: ['enabled'], additionalProperties: false, properties: { enabled: { type: 'boolean' } } } } },
+        async (req) => {
+          const previous = maintenance;
+          maintenance = req.body.enabled;
+          await redis.hset(stateKey, 'maintenance', String(maintenance));
+          return { previous, enabled: maintenance };
+        },
+      );
     },
+    { prefix: '/admin' },
   );
 
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port });

@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { exampleMaintenanceInput } from '../workflows/maintenance-window.input';
 import { ORDER, components, ensure, stop } from './stack/components';
 import { HOST, PORTS } from './stack/paths';
-import { alive, logFile, readPid } from './stack/process';
+import { logFile, readPid } from './stack/process';
 
 const c = {
   bold: (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s),
@@ -49,7 +49,7 @@ async function up(opts: { detach?: boolean }): Promise<void> {
   // Follow the worker log from here on: this start's lines, not earlier runs'.
   let offset = existsSync(workerLog) ? statSync(workerLog).size : 0;
   console.log(c.bold('Starting the runbook stack'));
-  await ensure(ORDER, (r) =>
+  const reports = await ensure(ORDER, (r) =>
     console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(9)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
   );
   console.log(c.dim(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`));
@@ -58,7 +58,7 @@ async function up(opts: { detach?: boolean }): Promise<void> {
     console.log('Running in the background. Stop it with: npm stop');
     return;
   }
-  console.log(c.dim('Following the worker log. Ctrl-C stops the stack.\n'));
+  console.log(c.dim('Following the worker log. Ctrl-C stops what this start started.\n'));
   const file = workerLog;
   const follow = setInterval(() => {
     if (!existsSync(file)) return;
@@ -73,8 +73,14 @@ async function up(opts: { detach?: boolean }): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(follow);
+    // Stop what this start started; servers it found running (a detached stack) are someone else's.
+    const started = reports.filter((r) => r.state === 'started').map((r) => r.name);
+    const reused = reports.filter((r) => r.state === 'reused').map((r) => r.name);
     console.log('\nStopping the runbook stack (state is kept in .data/)');
-    void down().then(() => process.exit(0));
+    void stop(started, (name, how) => console.log(`  ${how.padEnd(11)} ${name}`)).then(() => {
+      if (reused.length) console.log(`  left running (they were up before this start; npm stop stops them): ${reused.join(', ')}`);
+      process.exit(0);
+    });
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
@@ -90,7 +96,7 @@ async function status(): Promise<void> {
     const pid = readPid(name);
     const ready = await all[name].ready().catch(() => false);
     const state = ready ? c.green('up  ') : 'down';
-    console.log(`  ${state} ${name.padEnd(9)} ${all[name].address}${pid && alive(pid) ? c.dim(` pid ${pid}`) : ''}`);
+    console.log(`  ${state} ${name.padEnd(9)} ${all[name].address}${pid ? c.dim(` pid ${pid}`) : ''}`);
   }
 }
 

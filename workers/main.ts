@@ -55,14 +55,17 @@ async function main(): Promise<void> {
       `metrics=http://${metricsAddress}/metrics services=${Object.keys(config.services).join(',')}`,
   );
   metrics.ready = true;
-  // Resolves after SIGINT/SIGTERM once in-flight work has finished or been cancelled.
-  await worker.run();
-  server.close();
-  await Promise.allSettled([deps.close(), connection.close(), clientConnection.close()]);
-  log.info('worker stopped');
+  try {
+    // Resolves after SIGINT/SIGTERM once in-flight work has finished or been cancelled.
+    await worker.run();
+    log.info('worker stopped');
+  } finally {
+    server.close();
+    await Promise.allSettled([deps.close(), connection.close(), clientConnection.close()]);
+  }
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`worker failed to start: ${err.message}\n`);
+  process.stderr.write(`worker: ${err.message}\n`);
   process.exit(1);
 });

@@ -20,7 +20,7 @@ import type { ResolvedService } from '../activities/targets';
 import { long, quick, waiting } from './lib/proxies';
 import { ApprovalGate } from './lib/approval';
 import type { ApprovalState } from './lib/approval-rules';
-import { ErrorType } from './lib/errors';
+import { ErrorType, failureMessage } from './lib/errors';
 import { Runbook, type PlanStep } from './lib/runbook';
 import { Compensations, type CompensationResult } from './lib/saga';
 import { toMs } from './lib/schema';
@@ -91,10 +91,7 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length <= 100 ? v : undefined;
 }
 
-function message(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
+const message = failureMessage;
 
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -220,213 +217,249 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
 
   await audit('run-started', 'run-started', { input: { ...input }, plan: rb.planSteps.map((s) => s.title) }, input.requestedBy);
 
-  // ---- pre-checks ----
-  rb.setStatus('pre-checks', 'checking the service before asking for approval');
-  const health = await rb.step('precheck-health', () => quick.checkHealth({ service: input.service }), (h) => `HTTP ${h.status ?? '-'} in ${h.latencyMs}ms`);
-  if (!health.healthy) {
-    rb.skipRemaining('pre-check failed');
-    const reason = `pre-check failed: ${input.service} is unhealthy (${health.status ?? health.detail}); nothing was changed`;
-    await tell('aborted', 'warning', 'stakeholders', `Maintenance of ${input.service} aborted`, reason);
-    return finish('aborted', reason);
-  }
-  const conn = await rb.step('precheck-connectivity', () => quick.checkConnectivity({ service: input.service }), (r) =>
-    r.map((c) => `${c.target} ${c.ok ? `ok ${c.latencyMs}ms` : 'FAILED'}`).join(', '),
-  );
-  const down = conn.filter((c) => !c.ok);
-  if (down.length) {
-    rb.skipRemaining('pre-check failed');
-    const reason = `pre-check failed: cannot reach ${down.map((c) => `${c.target} (${c.error})`).join(', ')}; nothing was changed`;
-    await tell('aborted', 'warning', 'stakeholders', `Maintenance of ${input.service} aborted`, reason);
-    return finish('aborted', reason);
-  }
-  await rb.step('notify-start', () =>
-    tell(
-      'planned',
-      'info',
-      'stakeholders',
-      `Planned maintenance of ${input.service}`,
-      `Window ${win.start} .. ${win.end}, requested by ${input.requestedBy}. Plan: ` +
-        rb.planSteps.map((s, i) => `${i + 1}. ${s.title}`).join('; '),
-    ),
-  );
-
-  // ---- approval gate: bounded by its own timeout and by the window's end ----
-  const timeoutAt = Date.now() + toMs(input.approval.timeout);
-  const deadlineMs = Math.min(timeoutAt, windowEnd);
-  const escalateAtMs = Date.now() + (input.approval.escalateAfter ? toMs(input.approval.escalateAfter) : Math.floor(toMs(input.approval.timeout) * 0.75));
-  const decision: ApprovalState = await rb.step(
-    'approval',
-    () => {
-      rb.setStatus('awaiting-approval', `waiting for ${input.approval.quorum} approval(s) until ${new Date(deadlineMs).toISOString()}`);
-      return gate.request({
-        deadlineMs,
-        escalateAtMs,
-        deadlineReason: timeoutAt <= windowEnd ? `approval timeout ${input.approval.timeout}` : 'the maintenance window ends',
-      });
-    },
-    (s) => `${s.status}: ${s.reason ?? ''}`,
-  );
-  // Votes are written to the audit store by their handlers; let those finish first, so the record of the
-  // decision comes after the votes that made it.
-  await condition(allHandlersFinished);
-  await audit('approval-decided', 'approval-decided', { status: decision.status, reason: decision.reason, votes: decision.votes.length });
-  if (decision.status !== 'approved') {
-    const outcome = decision.status === 'rejected' ? 'rejected' : 'timed-out';
-    const reason = `${outcome === 'rejected' ? 'rejected' : 'approval timed out'}: ${decision.reason ?? ''}; no maintenance task was run`;
-    rb.skipRemaining(outcome);
-    await tell(`approval-${outcome}`, 'warning', 'stakeholders', `Maintenance of ${input.service} will not run`, reason);
-    return finish(outcome, reason);
-  }
-
-  // ---- the maintenance itself, with compensations ----
-  const comp = new Compensations();
-  const safePoint = (next: string): void => {
-    if (Date.now() >= windowEnd) throw new StopRun('window-ended', `the maintenance window ended at ${win.end} before "${next}"`);
-  };
-  let previousReplicas: number | undefined;
-  // Put things back as they were: maintenance mode someone had switched on before this run stays on.
-  let maintenanceWasOn = false;
-  try {
-    await rb.step('wait-window', async () => {
-      if (Date.now() < windowStart) {
-        rb.setStatus('waiting-for-window', `approved; waiting for the window to open at ${win.start}`);
-        await sleep(windowStart - Date.now());
-      }
-    });
-    rb.setStatus('running', 'maintenance in progress');
-
-    if (rb.planSteps.some((s) => s.id === 'backup') && target.backupDatabase) {
-      safePoint('backup');
-      const db = target.backupDatabase;
-      backup = await rb.step('backup', () => long.backupPostgres({ database: db, name: `${info.workflowId}-${info.runId}-pre-maintenance` }), (b) =>
-        `${b.bytes} bytes, ${b.tables} tables, sha256 ${b.sha256.slice(0, 12)}${b.reused ? ' (reused)' : ''}`,
-      );
-      await audit('backup-verified', 'backup', { ...backup });
+  // A failure or cancellation outside the maintenance phase (which undoes its own changes) still gets its
+  // audit record, its notification and a final status.
+  let reported = false;
+  const runFromPreChecks = async (): Promise<MaintenanceWindowResult> => {
+    // ---- pre-checks ----
+    rb.setStatus('pre-checks', 'checking the service before asking for approval');
+    const health = await rb.step('precheck-health', () => quick.checkHealth({ service: input.service }), (h) => `HTTP ${h.status ?? '-'} in ${h.latencyMs}ms`);
+    if (!health.healthy) {
+      rb.skipRemaining('pre-check failed');
+      const reason = `pre-check failed: ${input.service} is unhealthy (${health.status ?? health.detail}); nothing was changed`;
+      await tell('aborted', 'warning', 'stakeholders', `Maintenance of ${input.service} aborted`, reason);
+      return finish('aborted', reason);
     }
-
-    safePoint('maintenance-on');
-    await rb.step('maintenance-on', async () => {
-      const r = await quick.setMaintenanceMode({ service: input.service, enabled: true });
-      maintenanceWasOn = r.previous;
-      if (!r.previous) comp.add('maintenance-off', () => quick.setMaintenanceMode({ service: input.service, enabled: false }));
-      return r;
-    });
-
-    if (target.queue) {
-      safePoint('drain');
-      const drainMs = Math.max(1000, Math.min(toMs(input.drainTimeout), windowEnd - Date.now()));
-      const drained = await rb.step('drain', () => waiting(drainMs).waitForQueueDrain({ service: input.service, timeoutMs: drainMs }), (d) =>
-        `${d.drained ? 'drained' : 'NOT drained'} in ${d.waitedMs}ms (pending ${d.pending}, processing ${d.processing})`,
-      );
-      if (!drained.drained) {
-        safePoint('scale-down');
-        throw new StopRun('aborted', `the queue did not drain within ${drainMs}ms (${drained.pending} pending, ${drained.processing} processing); no task was run`);
-      }
-      safePoint('scale-down');
-      await rb.step('scale-down', async () => {
-        const r = await quick.scaleWorkers({ service: input.service, replicas: 0 });
-        previousReplicas = r.previous;
-        if (r.previous > 0) comp.add('scale-up', () => quick.scaleWorkers({ service: input.service, replicas: r.previous }));
-        return r;
-      }, (r) => `${r.previous} -> 0`);
-    }
-
-    for (const t of target.tasks) {
-      safePoint(`task-${t.index + 1}`);
-      const outcome = taskOutcomes[t.index]!;
-      const r = await rb.step(`task-${t.index + 1}`, () =>
-        long.runMaintenanceTask({ workflowId: info.workflowId, runId: info.runId, runbook: RUNBOOK, task: t }), (x) => `${x.durationMs}ms`);
-      outcome.status = 'done';
-      outcome.durationMs = r.durationMs;
-      outcome.detail = r.detail;
-    }
-
-    await rb.step('verify', async () => {
-      const h = await quick.checkHealth({ service: input.service });
-      const c = await quick.checkConnectivity({ service: input.service });
-      const bad = c.filter((x) => !x.ok);
-      if (!h.healthy || bad.length) {
-        throw ApplicationFailure.create({
-          type: 'VerificationFailed',
-          nonRetryable: true,
-          message: `verification failed: health ${h.healthy ? 'ok' : `failed (${h.status ?? h.detail})`}${bad.length ? `; unreachable: ${bad.map((b) => b.target).join(', ')}` : ''}`,
-        });
-      }
-      return h;
-    }, (h) => `healthy, HTTP ${h.status}`);
-
-    if (target.queue) {
-      await rb.step('scale-up', async () => {
-        const r = await quick.scaleWorkers({ service: input.service, replicas: previousReplicas ?? 1 });
-        comp.settle('scale-up');
-        return r;
-      }, (r) => `0 -> ${r.replicas}`);
-    }
-    await rb.step(
-      'maintenance-off',
-      async () => {
-        if (maintenanceWasOn) return 'left on: it was on before this run';
-        await quick.setMaintenanceMode({ service: input.service, enabled: false });
-        comp.settle('maintenance-off');
-        return undefined;
-      },
-      (d) => d,
+    const conn = await rb.step('precheck-connectivity', () => quick.checkConnectivity({ service: input.service }), (r) =>
+      r.map((c) => `${c.target} ${c.ok ? `ok ${c.latencyMs}ms` : 'FAILED'}`).join(', '),
     );
-  } catch (err) {
-    return CancellationScope.nonCancellable(async () => {
-      const cancelled = isCancellation(err);
-      const stop = err instanceof StopRun ? err : undefined;
-      rb.setStatus('compensating', `undoing: ${comp.pending.join(', ') || 'nothing to undo'}`);
-      compensations.push(...(await comp.run()));
-      const why = stop ? stop.message : cancelled ? 'the run was cancelled' : `failed: ${message(err)}`;
-      rb.skipRemaining(stop?.outcome ?? (cancelled ? 'cancelled' : 'stopped after a failure'));
-      for (const t of taskOutcomes) if (t.status === 'not-run') t.status = 'skipped';
-      const done = taskOutcomes.filter((t) => t.status === 'done').map((t) => t.description);
-      const skipped = taskOutcomes.filter((t) => t.status === 'skipped').map((t) => t.description);
-      const undone = compensations.map((c) => `${c.name} ${c.ok ? 'ok' : `FAILED (${c.error})`}`);
-      const reason =
-        `${why}. Done: ${done.length ? done.join('; ') : 'no task'}. Not done: ${skipped.length ? skipped.join('; ') : 'none'}. ` +
-        `Undone: ${undone.length ? undone.join(', ') : 'nothing to undo'}.`;
-      const badUndo = compensations.some((c) => !c.ok);
-      await tell('stopped', badUndo || !stop ? 'critical' : 'warning', 'stakeholders', `Maintenance of ${input.service} stopped`, reason + (badUndo ? ' A person must finish the undo by hand.' : ''));
-      if (stop) return finish(stop.outcome, reason);
-      await audit('run-finished', 'run-finished', { outcome: cancelled ? 'cancelled' : 'failed', reason });
-      rb.finish('failed', reason);
-      if (cancelled) throw err;
-      throw ApplicationFailure.create({ type: 'MaintenanceFailed', nonRetryable: true, message: reason, cause: err as Error });
-    });
-  }
+    const down = conn.filter((c) => !c.ok);
+    if (down.length) {
+      rb.skipRemaining('pre-check failed');
+      const reason = `pre-check failed: cannot reach ${down.map((c) => `${c.target} (${c.error})`).join(', ')}; nothing was changed`;
+      await tell('aborted', 'warning', 'stakeholders', `Maintenance of ${input.service} aborted`, reason);
+      return finish('aborted', reason);
+    }
+    await rb.step('notify-start', () =>
+      tell(
+        'planned',
+        'info',
+        'stakeholders',
+        `Planned maintenance of ${input.service}`,
+        `Window ${win.start} .. ${win.end}, requested by ${input.requestedBy}. Plan: ` +
+          rb.planSteps.map((s, i) => `${i + 1}. ${s.title}`).join('; '),
+      ),
+    );
 
-  // ---- monitor, then report ----
-  const monitorResult = await rb.step('monitor', async () => {
-    rb.setStatus('monitoring', `watching ${input.service} for ${input.monitoringPeriod}`);
-    const until = Date.now() + toMs(input.monitoringPeriod);
-    const interval = toMs(input.monitorInterval);
-    const before = target.queue ? await quick.queueStats({ service: input.service }) : undefined;
-    let checks = 0;
-    let failures = 0;
-    while (Date.now() < until) {
-      await sleep(Math.max(1, Math.min(interval, until - Date.now())));
-      const h = await quick.checkHealth({ service: input.service });
-      checks++;
-      if (!h.healthy) {
-        failures++;
-        if (failures <= 10) warnings.push(`monitoring: health check at ${new Date().toISOString()} failed (${h.status ?? h.detail})`);
+    // ---- approval gate: bounded by its own timeout and by the window's end ----
+    const timeoutAt = Date.now() + toMs(input.approval.timeout);
+    const deadlineMs = Math.min(timeoutAt, windowEnd);
+    // Default escalation: 3/4 of the way to the real deadline (the window may end before the timeout).
+    const escalateAtMs = input.approval.escalateAfter
+      ? Date.now() + toMs(input.approval.escalateAfter)
+      : Date.now() + Math.floor((deadlineMs - Date.now()) * 0.75);
+    const decision: ApprovalState = await rb.step(
+      'approval',
+      () => {
+        rb.setStatus('awaiting-approval', `waiting for ${input.approval.quorum} approval(s) until ${new Date(deadlineMs).toISOString()}`);
+        return gate.request({
+          deadlineMs,
+          escalateAtMs,
+          deadlineReason: timeoutAt <= windowEnd ? `approval timeout ${input.approval.timeout}` : 'the maintenance window ends',
+        });
+      },
+      (s) => `${s.status}: ${s.reason ?? ''}`,
+    );
+    // Votes are written to the audit store by their handlers; let those finish first, so the record of the
+    // decision comes after the votes that made it.
+    await condition(allHandlersFinished);
+    await audit('approval-decided', 'approval-decided', { status: decision.status, reason: decision.reason, votes: decision.votes, unrecorded: decision.unrecorded });
+    if (decision.status !== 'approved') {
+      const outcome = decision.status === 'rejected' ? 'rejected' : 'timed-out';
+      const reason = `${outcome === 'rejected' ? 'rejected' : 'approval timed out'}: ${decision.reason ?? ''}; no maintenance task was run`;
+      rb.skipRemaining(outcome);
+      await tell(`approval-${outcome}`, 'warning', 'stakeholders', `Maintenance of ${input.service} will not run`, reason);
+      return finish(outcome, reason);
+    }
+
+    // ---- the maintenance itself, with compensations ----
+    const comp = new Compensations();
+    const safePoint = (next: string): void => {
+      if (Date.now() >= windowEnd) throw new StopRun('window-ended', `the maintenance window ended at ${win.end} before "${next}"`);
+    };
+    let previousReplicas: number | undefined;
+    // Put things back as they were: maintenance mode someone had switched on before this run stays on.
+    let maintenanceWasOn = false;
+    try {
+      await rb.step('wait-window', async () => {
+        if (Date.now() < windowStart) {
+          rb.setStatus('waiting-for-window', `approved; waiting for the window to open at ${win.start}`);
+          await sleep(windowStart - Date.now());
+        }
+      });
+      rb.setStatus('running', 'maintenance in progress');
+
+      if (rb.planSteps.some((s) => s.id === 'backup') && target.backupDatabase) {
+        safePoint('backup');
+        const db = target.backupDatabase;
+        backup = await rb.step('backup', () => long.backupPostgres({ database: db, name: `${info.workflowId}-${info.runId}-pre-maintenance` }), (b) =>
+          `${b.bytes} bytes, ${b.tables} tables, sha256 ${b.sha256.slice(0, 12)}${b.reused ? ' (reused)' : ''}`,
+        );
+        await audit('backup-verified', 'backup', { ...backup });
       }
-    }
-    if (before) {
-      const after = await quick.queueStats({ service: input.service });
-      if (after.failed > before.failed) warnings.push(`monitoring: ${after.failed - before.failed} job(s) failed after maintenance`);
-    }
-    return { checks, failures };
-  }, (m) => `${m.checks} health checks, ${m.failures} failed`);
 
-  const outcome = warnings.length ? 'completed-with-warnings' : 'completed';
-  const reason =
-    `${target.tasks.length} task(s) done on ${input.service}; ${monitorResult.checks} health check(s) after, ${monitorResult.failures} failed` +
-    (warnings.length ? `; warnings: ${warnings.join('; ')}` : '');
-  await rb.step('report', () =>
-    tell('completed', outcome === 'completed' ? 'info' : 'warning', 'stakeholders', `Maintenance of ${input.service} ${outcome}`, reason),
-  );
-  return finish(outcome, reason);
+      safePoint('maintenance-on');
+      // Each change reads the state first and registers its undo before making the call: a retried call
+      // (reply lost) or a cancellation while it is in flight must still be undone, back to what it was.
+      await rb.step(
+        'maintenance-on',
+        async () => {
+          maintenanceWasOn = (await quick.platformState({ service: input.service })).maintenance;
+          if (!maintenanceWasOn) comp.add('maintenance-off', () => quick.setMaintenanceMode({ service: input.service, enabled: false }));
+          await quick.setMaintenanceMode({ service: input.service, enabled: true });
+        },
+        () => (maintenanceWasOn ? 'was already on' : undefined),
+      );
+
+      if (target.queue) {
+        safePoint('drain');
+        const drainMs = Math.max(1000, Math.min(toMs(input.drainTimeout), windowEnd - Date.now()));
+        const drained = await rb.step('drain', () => waiting(drainMs).waitForQueueDrain({ service: input.service, timeoutMs: drainMs }), (d) =>
+          `${d.drained ? 'drained' : 'NOT drained'} in ${d.waitedMs}ms (pending ${d.pending}, processing ${d.processing})`,
+        );
+        if (!drained.drained) {
+          safePoint('scale-down');
+          throw new StopRun('aborted', `the queue did not drain within ${drainMs}ms (${drained.pending} pending, ${drained.processing} processing); no task was run`);
+        }
+        safePoint('scale-down');
+        const replicas = await rb.step(
+          'scale-down',
+          async () => {
+            const before = (await quick.platformState({ service: input.service })).replicas;
+            if (before > 0) comp.add('scale-up', () => quick.scaleWorkers({ service: input.service, replicas: before }));
+            await quick.scaleWorkers({ service: input.service, replicas: 0 });
+            return before;
+          },
+          (n) => `${n} -> 0`,
+        );
+        previousReplicas = replicas;
+      }
+
+      for (const t of target.tasks) {
+        safePoint(`task-${t.index + 1}`);
+        const outcome = taskOutcomes[t.index]!;
+        const r = await rb.step(`task-${t.index + 1}`, () =>
+          long.runMaintenanceTask({ workflowId: info.workflowId, runId: info.runId, runbook: RUNBOOK, task: t }), (x) => `${x.durationMs}ms`);
+        outcome.status = 'done';
+        outcome.durationMs = r.durationMs;
+        outcome.detail = r.detail;
+      }
+
+      await rb.step('verify', async () => {
+        const h = await quick.checkHealth({ service: input.service });
+        const c = await quick.checkConnectivity({ service: input.service });
+        const bad = c.filter((x) => !x.ok);
+        if (!h.healthy || bad.length) {
+          throw ApplicationFailure.create({
+            type: 'VerificationFailed',
+            nonRetryable: true,
+            message: `verification failed: health ${h.healthy ? 'ok' : `failed (${h.status ?? h.detail})`}${bad.length ? `; unreachable: ${bad.map((b) => b.target).join(', ')}` : ''}`,
+          });
+        }
+        return h;
+      }, (h) => `healthy, HTTP ${h.status}`);
+
+      if (target.queue) {
+        await rb.step('scale-up', async () => {
+          const r = await quick.scaleWorkers({ service: input.service, replicas: previousReplicas ?? 0 });
+          comp.settle('scale-up');
+          return r;
+        }, (r) => `0 -> ${r.replicas}`);
+      }
+      await rb.step(
+        'maintenance-off',
+        async () => {
+          if (maintenanceWasOn) return 'left on: it was on before this run';
+          await quick.setMaintenanceMode({ service: input.service, enabled: false });
+          comp.settle('maintenance-off');
+          return undefined;
+        },
+        (d) => d,
+      );
+    } catch (err) {
+      return CancellationScope.nonCancellable(async () => {
+        const cancelled = isCancellation(err);
+        const stop = err instanceof StopRun ? err : undefined;
+        rb.setStatus('compensating', `undoing: ${comp.pending.join(', ') || 'nothing to undo'}`);
+        compensations.push(...(await comp.run()));
+        const why = stop ? stop.message : cancelled ? 'the run was cancelled' : `failed: ${message(err)}`;
+        rb.skipRemaining(stop?.outcome ?? (cancelled ? 'cancelled' : 'stopped after a failure'));
+        for (const t of taskOutcomes) if (t.status === 'not-run') t.status = 'skipped';
+        const done = taskOutcomes.filter((t) => t.status === 'done').map((t) => t.description);
+        const skipped = taskOutcomes.filter((t) => t.status === 'skipped').map((t) => t.description);
+        const undone = compensations.map((c) => `${c.name} ${c.ok ? 'ok' : `FAILED (${c.error})`}`);
+        const reason =
+          `${why}. Done: ${done.length ? done.join('; ') : 'no task'}. Not done: ${skipped.length ? skipped.join('; ') : 'none'}. ` +
+          `Undone: ${undone.length ? undone.join(', ') : 'nothing to undo'}.`;
+        const badUndo = compensations.some((c) => !c.ok);
+        await tell('stopped', badUndo || !stop ? 'critical' : 'warning', 'stakeholders', `Maintenance of ${input.service} stopped`, reason + (badUndo ? ' A person must finish the undo by hand.' : ''));
+        if (stop) return finish(stop.outcome, reason);
+        await audit('run-finished', 'run-finished', { outcome: cancelled ? 'cancelled' : 'failed', reason });
+        rb.finish('failed', reason);
+        reported = true;
+        if (cancelled) throw err;
+        throw ApplicationFailure.create({ type: 'MaintenanceFailed', nonRetryable: true, message: reason, cause: err as Error });
+      });
+    }
+
+    // ---- monitor, then report ----
+    const monitorResult = await rb.step('monitor', async () => {
+      rb.setStatus('monitoring', `watching ${input.service} for ${input.monitoringPeriod}`);
+      const until = Date.now() + toMs(input.monitoringPeriod);
+      const interval = toMs(input.monitorInterval);
+      const before = target.queue ? await quick.queueStats({ service: input.service }) : undefined;
+      let checks = 0;
+      let failures = 0;
+      while (Date.now() < until) {
+        await sleep(Math.max(1, Math.min(interval, until - Date.now())));
+        const h = await quick.checkHealth({ service: input.service });
+        checks++;
+        if (!h.healthy) {
+          failures++;
+          if (failures <= 10) warnings.push(`monitoring: health check at ${new Date().toISOString()} failed (${h.status ?? h.detail})`);
+        }
+      }
+      if (before) {
+        const after = await quick.queueStats({ service: input.service });
+        if (after.failed > before.failed) warnings.push(`monitoring: ${after.failed - before.failed} job(s) failed after maintenance`);
+      }
+      return { checks, failures };
+    }, (m) => `${m.checks} health checks, ${m.failures} failed`);
+
+    const outcome = warnings.length ? 'completed-with-warnings' : 'completed';
+    const reason =
+      `${target.tasks.length} task(s) done on ${input.service}; ${monitorResult.checks} health check(s) after, ${monitorResult.failures} failed` +
+      (warnings.length ? `; warnings: ${warnings.join('; ')}` : '');
+    await rb.step('report', () =>
+      tell('completed', outcome === 'completed' ? 'info' : 'warning', 'stakeholders', `Maintenance of ${input.service} ${outcome}`, reason),
+    );
+    return finish(outcome, reason);
+  };
+  try {
+    return await runFromPreChecks();
+  } catch (err) {
+    if (!reported) {
+      await CancellationScope.nonCancellable(async () => {
+        const cancelled = isCancellation(err);
+        const step = rb.planSteps.find((x) => x.status === 'failed' || x.status === 'running')?.id ?? 'the run';
+        rb.skipRemaining(cancelled ? 'cancelled' : 'stopped after a failure');
+        const done = taskOutcomes.filter((t) => t.status === 'done').map((t) => t.description);
+        const reason = `${cancelled ? 'cancelled' : `failed: ${message(err)}`} at ${step}. Tasks done: ${done.length ? done.join('; ') : 'none'}.`;
+        await tell('stopped', cancelled ? 'warning' : 'critical', 'stakeholders', `Maintenance of ${input.service} stopped`, reason);
+        await audit('run-finished', 'run-finished', { outcome: cancelled ? 'cancelled' : 'failed', reason });
+        rb.finish('failed', reason);
+      });
+    }
+    throw err;
+  }
 }

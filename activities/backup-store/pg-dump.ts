@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Deps } from '../deps';
+import { Context } from '@temporalio/activity';
 import { withHeartbeat } from '../heartbeat';
 import type { BackupInfo } from '../../workflows/maintenance-window.input';
 
@@ -27,8 +28,10 @@ async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** A file name from any run name; long names keep a hash of the whole so two runs never share a file. */
 export function safeFileName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 180);
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return safe.length <= 180 ? safe : `${safe.slice(0, 150)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
 
 export function createBackupActivities(deps: Deps) {
@@ -58,13 +61,15 @@ export function createBackupActivities(deps: Deps) {
         }
       }
 
-      const tmp = `${file}.partial`;
+      // One temp file per attempt: a pg_dump orphaned by a killed worker must not write into the retry's file.
+      const tmp = `${file}.partial-${Context.current().info.attempt}`;
       const conn = pgConnectionArgs(target.url);
       await withHeartbeat(
-        () =>
+        (signal) =>
           run(bin('pg_dump'), ['--format=custom', '--no-owner', '--file', tmp, ...conn.args], {
             env: { ...process.env, ...conn.env },
             maxBuffer: 16 * 1024 * 1024,
+            signal,
           }),
         () => ({ dumping: input.database }),
       ).catch(async (err: Error & { stderr?: string }) => {

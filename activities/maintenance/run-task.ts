@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { Deps } from '../deps';
 import { withHeartbeat } from '../heartbeat';
-import { rebuildIndexes, type IndexSpec } from '../mongo/indexes';
+import { fromStored, rebuildIndexes, toStored, type IndexSpec, type StoredIndexSpec } from '../mongo/indexes';
 import { maintenanceSql, runCancellable } from '../postgres/sql';
 import type { ResolvedTask } from './describe';
 
@@ -43,12 +43,12 @@ export function createMaintenanceTaskActivities(deps: Deps) {
       if (t.kind === 'mongo-rebuild-indexes') {
         // Save the index specs before the first drop, so a retry after a crash recreates them all.
         const specsKey = `${base}:mongo-index-specs`;
-        const saved = (await deps.audit.find(specsKey))?.data as { specs?: IndexSpec[] } | undefined;
+        const saved = (await deps.audit.find(specsKey))?.data as { specs?: StoredIndexSpec[] } | undefined;
         const db = deps.mongo(task.database);
-        let specs = saved?.specs;
+        let specs = saved?.specs?.map(fromStored);
         if (!specs) {
           specs = ((await db.collection(t.collection).listIndexes().toArray()) as IndexSpec[]).filter((i) => i.name !== '_id_');
-          await deps.audit.record({ ...ev, key: specsKey, kind: 'task-checkpoint', data: { specs } });
+          await deps.audit.record({ ...ev, key: specsKey, kind: 'task-checkpoint', data: { specs: specs.map(toStored) } });
         }
         const res = await withHeartbeat(() => rebuildIndexes(db, t.collection, specs));
         detail = res.rebuilt.length ? `rebuilt ${res.rebuilt.length} index(es): ${res.rebuilt.join(', ')}` : 'no secondary indexes';

@@ -28,6 +28,25 @@ export async function rebuildIndexes(
   return { rebuilt, specs };
 }
 
+/**
+ * An index spec as stored in the audit store (jsonb): jsonb does not keep object key order, and the order
+ * of a compound index's keys is the index, so keys are kept as [field, direction] pairs.
+ */
+export interface StoredIndexSpec {
+  name: string;
+  key: Array<[string, 1 | -1]>;
+  [option: string]: unknown;
+}
+
+export function toStored(spec: IndexSpec): StoredIndexSpec {
+  return { ...spec, key: Object.entries(spec.key) };
+}
+
+export function fromStored(spec: StoredIndexSpec): IndexSpec {
+  const { key, name, ...options } = spec;
+  return { ...options, name, key: Object.fromEntries(key) };
+}
+
 export interface IndexSpec {
   name: string;
   key: Record<string, 1 | -1>;

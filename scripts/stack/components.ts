@@ -9,7 +9,7 @@ import { Client as PgClient, escapeIdentifier } from 'pg';
 import { LOCAL_NAMESPACES } from '../../temporal-config/connection';
 import { setupTemporal } from '../../temporal-config/setup';
 import { BIN, DATA, HOST, PORTS, ROOT, postgresDataDir, postgresOwner } from './paths';
-import { alive, logFile, portOpen, readPid, startProcess, stopProcess, waitFor } from './process';
+import { logFile, portOpen, readPid, startProcess, stopProcess, waitFor } from './process';
 import { loadSecrets, stackUrls, type StackSecrets } from './secrets';
 
 export type ComponentName = 'postgres' | 'redis' | 'ferretdb' | 'temporal' | 'demo' | 'worker';
@@ -69,7 +69,9 @@ export function components(secrets: StackSecrets = loadSecrets()): Record<Compon
         mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const pw = path.join(path.dirname(dir), '.initdb-pw');
-        writeFileSync(pw, `${secrets.PG_PASSWORD}\n`, { mode: 0o600 });
+        rmSync(pw, { force: true });
+        // 'wx': create, never follow or overwrite something already there.
+        writeFileSync(pw, `${secrets.PG_PASSWORD}\n`, { mode: 0o600, flag: 'wx' });
         if (owner) {
           chownSync(dir, owner.uid, owner.gid);
           chownSync(pw, owner.uid, owner.gid);
@@ -87,17 +89,16 @@ export function components(secrets: StackSecrets = loadSecrets()): Record<Compon
           path.join(dir, 'postgresql.conf'),
           [
             '',
-            '# set by scripts/stack: loopback only, TCP only',
-            `listen_addresses = '${HOST}'`,
-            `port = ${PORTS.postgres}`,
-            "unix_socket_directories = ''",
+            '# set by scripts/stack (address and port are given on the command line)',
             'max_connections = 200',
             "log_min_messages = 'warning'",
             '',
           ].join('\n'),
         );
       }
-      startProcess('postgres', bin('postgres'), ['-D', dir], { cwd: path.dirname(dir), ...(owner ? { owner } : {}) });
+      // Loopback TCP only, on the configured port (command-line settings win over postgresql.conf).
+      const args = ['-D', dir, '-p', String(PORTS.postgres), '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='];
+      startProcess('postgres', bin('postgres'), args, { cwd: path.dirname(dir), ...(owner ? { owner } : {}) });
     },
     async after() {
       for (const db of ['reports', 'runbooks']) {
@@ -254,7 +255,7 @@ export async function ensure(names: ComponentName[], onEvent: (r: EnsureReport) 
     if (!up) {
       const pid = readPid(name);
       // A server of ours that is still starting (another `npm start` or test run) is waited for, not doubled.
-      if (!pid || !alive(pid)) {
+      if (!pid) {
         await c.start();
         state = 'started';
       }

@@ -2,7 +2,7 @@
 // PostgreSQL cluster when the checkout sits where the `postgres` user cannot enter (e.g. under /root):
 // then it lives under /var/tmp, recorded in .data/postgres.location.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -67,7 +67,16 @@ export function postgresDataDir(): string {
   const marker = path.join(DATA, 'postgres.location');
   if (existsSync(marker)) return readFileSync(marker, 'utf8').trim();
   const id = createHash('sha1').update(DATA).digest('hex').slice(0, 12);
-  const dir = path.join('/var/tmp', 'temporal-runbooks', id, 'postgres');
+  const base = path.join('/var/tmp', 'temporal-runbooks');
+  for (const d of [base, path.join(base, id)]) {
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+    // /var/tmp is world-writable: refuse a folder someone else prepared (or a link to elsewhere).
+    const st = lstatSync(d);
+    if (!st.isDirectory() || st.uid !== 0 || st.mode & 0o022) {
+      throw new Error(`${d} is not a root-owned folder that only root can write; remove it, or set PG_DATA_DIR to a folder the postgres user can enter`);
+    }
+  }
+  const dir = path.join(base, id, 'postgres');
   writeFileSync(marker, `${dir}\n`);
   return dir;
 }

@@ -71,18 +71,30 @@ export function startProcess(name: string, cmd: string, args: string[], opts: Sp
     });
     if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
     child.unref();
-    writeFileSync(pidFile(name), `${child.pid}\n`);
+    // The pid and what it runs: after a reboot the pid may belong to something else, never to be signalled.
+    const marker = path.basename(args.find((a) => a.endsWith('.ts')) ?? cmd);
+    writeFileSync(pidFile(name), `${child.pid}\n${marker}\n`);
     return child.pid;
   } finally {
     closeSync(out);
   }
 }
 
+/** The pid of our running `name`, or undefined when the pid file is missing, stale or names another program. */
 export function readPid(name: string): number | undefined {
   const f = pidFile(name);
   if (!existsSync(f)) return undefined;
-  const pid = Number(readFileSync(f, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const [pidLine, marker] = readFileSync(f, 'utf8').split('\n');
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    // Substring: some servers (redis) rewrite their command line into a title.
+    if (marker && !cmdline.includes(marker)) return undefined;
+  } catch {
+    return undefined; // gone, or not ours to read
+  }
+  return pid;
 }
 
 export function alive(pid: number): boolean {
@@ -97,11 +109,16 @@ export function alive(pid: number): boolean {
 /** Sends `signal`, waits up to `timeoutMs` for the process to exit, then SIGKILLs it. */
 export async function stopProcess(name: string, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<'stopped' | 'killed' | 'not-running'> {
   const pid = readPid(name);
-  if (!pid || !alive(pid)) {
+  if (!pid) {
     rmSync(pidFile(name), { force: true });
     return 'not-running';
   }
-  process.kill(pid, signal);
+  try {
+    process.kill(pid, signal);
+  } catch {
+    rmSync(pidFile(name), { force: true });
+    return 'not-running';
+  }
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (!alive(pid)) {
@@ -110,7 +127,11 @@ export async function stopProcess(name: string, signal: NodeJS.Signals = 'SIGTER
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  process.kill(pid, 'SIGKILL');
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // exited in the meantime
+  }
   rmSync(pidFile(name), { force: true });
   return 'killed';
 }

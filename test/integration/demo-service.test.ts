@@ -45,6 +45,8 @@ test('maintenance mode refuses new jobs with 503 and shows in /health; a failing
 test('the admin API needs the bearer token and validates its input', async () => {
   expect((await admin('/state', undefined, 'Bearer wrong')).status).toBe(401);
   expect((await admin('/state', undefined, '')).status).toBe(401);
+  // An encoded path reaches the same route and must meet the same check.
+  expect((await fetch(`${env.demo.url}/%61dmin/state`)).status).toBe(401);
   expect((await admin('/workers', { replicas: -1 })).status).toBe(400);
   expect((await admin('/workers', { replicas: 2, extra: 1 })).status).toBe(400);
 });

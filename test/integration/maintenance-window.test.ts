@@ -195,6 +195,32 @@ describe('maintenance window: not approved', () => {
   });
 });
 
+describe('approval deadlines and cancellation before any change', () => {
+  test('a window that closes before the approval timeout bounds the gate, and escalation comes at 3/4 of it', async () => {
+    const h = await start(
+      maintenanceInput({ window: { length: '4s' }, approval: { quorum: 1, approverRoles: ['sre-lead'], timeout: '1h' } }),
+      workflowId('mw-window-gate'),
+    );
+    const result = await h.result();
+    expect(result.outcome).toBe('timed-out');
+    expect(result.reason).toMatch(/\(the maintenance window ends\)/);
+    const audiences = env.notifications.filter((n) => n.body.workflowId === h.workflowId).map((n) => n.body.audience);
+    expect(audiences).toContain('escalation');
+  });
+
+  test('cancelling while waiting for approval is recorded, announced and leaves nothing changed', async () => {
+    const h = await start(maintenanceInput(), workflowId('mw-cancel-gate'));
+    await gateOpen(h);
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow(WorkflowFailedError);
+    expect((await h.describe()).status.name).toBe('CANCELLED');
+    const finished = (await env.deps.audit.forWorkflow(h.workflowId)).find((r) => r.kind === 'run-finished');
+    expect(finished?.data).toMatchObject({ outcome: 'cancelled', reason: 'cancelled at approval. Tasks done: none.' });
+    expect(env.notifications.some((n) => n.body.workflowId === h.workflowId && n.body.title === 'Maintenance of reports stopped')).toBe(true);
+    expect(await platform()).toMatchObject({ replicas: 2, maintenance: false });
+  });
+});
+
 describe('approval gate rules on a live run', () => {
   test('quorum 2 of 2 waits for the second vote; self-approval, wrong roles and duplicates are refused', async () => {
     const h = await start(maintenanceInput({ approval: { quorum: 2, approverRoles: ['sre-lead'], timeout: '1h' } }), workflowId('mw-quorum'));

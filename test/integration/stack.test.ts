@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { fromStored, toStored, type StoredIndexSpec } from '../../activities/mongo/indexes';
 import { ensure, SERVERS } from '../../scripts/stack/components';
 import { setupTemporal } from '../../temporal-config/setup';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/search-attributes';
@@ -51,5 +52,15 @@ describe('audit store', () => {
     await expect(env.pool.query('DELETE FROM runbook_audit')).rejects.toThrow('runbook_audit is append-only: DELETE refused');
     await expect(env.pool.query('TRUNCATE runbook_audit')).rejects.toThrow('runbook_audit is append-only: TRUNCATE refused');
     expect(await env.deps.audit.forWorkflow('wf-audit')).toMatchObject([{ actor: 'alice', data: { decision: 'approve' } }]);
+  });
+
+  test('keeps the key order of saved compound Mongo index specs (jsonb reorders object keys)', async () => {
+    const spec = { name: 'by_time', key: { createdAt: -1 as const, id: 1 as const } };
+    await env.deps.audit.record({ key: 'plain', workflowId: 'wf-spec', kind: 'task-checkpoint', data: { spec } });
+    await env.deps.audit.record({ key: 'pairs', workflowId: 'wf-spec', kind: 'task-checkpoint', data: { spec: toStored(spec) } });
+    const plain = (await env.deps.audit.find('plain'))!.data as { spec: typeof spec };
+    const pairs = (await env.deps.audit.find('pairs'))!.data as { spec: StoredIndexSpec };
+    expect(Object.keys(plain.spec.key)).toEqual(['id', 'createdAt']); // what a plain object would become
+    expect(Object.keys(fromStored(pairs.spec).key)).toEqual(['createdAt', 'id']);
   });
 });

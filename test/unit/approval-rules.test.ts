@@ -11,6 +11,7 @@ function gate(overrides: Partial<ApprovalState> = {}): ApprovalState {
     eligible: eligibleApprovers(directory, policy),
     votes: [],
     refused: [],
+    unrecorded: [],
     ...overrides,
   };
 }
@@ -38,6 +39,8 @@ describe('approval rules', () => {
     const s = gate();
     expect(cast(s, { approver: 'carol', decision: 'approve' })).toBe('"carol" has roles [developer]; this gate needs one of [sre-lead]');
     expect(cast(s, { approver: 'mallory', decision: 'approve' })).toBe('"mallory" is not in the approver directory');
+    // Names of Object.prototype members are people like any other, and unknown ones.
+    expect(cast(s, { approver: 'constructor', decision: 'approve' })).toBe('"constructor" is not in the approver directory');
     expect(s.votes).toHaveLength(0);
   });
 

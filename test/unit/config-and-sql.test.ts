@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from '../../config/load';
 import { maintenanceSql, qualifiedName } from '../../activities/postgres/sql';
-import { pgConnectionArgs } from '../../activities/backup-store/pg-dump';
+import { pgConnectionArgs, safeFileName } from '../../activities/backup-store/pg-dump';
 import { ErrorType } from '../../workflows/lib/errors';
 import { InvalidTargetError, UnsafeOperationError, redactUrl } from '../../activities/errors';
 import { Compensations } from '../../workflows/lib/saga';
@@ -56,6 +56,16 @@ describe('SQL and process arguments', () => {
   test('activity error class names match the failure types workflows treat as non-retryable', () => {
     expect(new InvalidTargetError('x').name).toBe(ErrorType.InvalidTarget);
     expect(new UnsafeOperationError('x').name).toBe(ErrorType.UnsafeOperation);
+  });
+});
+
+describe('backup file names', () => {
+  test('long run names get distinct backup file names', () => {
+    const a = safeFileName(`${'x'.repeat(200)}-run-a`);
+    const b = safeFileName(`${'x'.repeat(200)}-run-b`);
+    expect(a).not.toBe(b);
+    expect(a.length).toBeLessThanOrEqual(180);
+    expect(safeFileName('maint/../etc passwd')).toBe('maint_.._etc_passwd');
   });
 });
 

@@ -53,6 +53,8 @@ export interface ApprovalState {
   eligible: Record<string, string[]>;
   votes: Vote[];
   refused: RefusedVote[];
+  /** Votes whose audit write failed when cast; the decision record carries them instead. */
+  unrecorded: string[];
   openedAt?: string;
   deadline?: string;
   escalatedAt?: string;
@@ -112,8 +114,9 @@ export function refusalReason(
   // The requester may withdraw (reject) their own run whatever their roles.
   if (isRequester) return undefined;
 
-  if (!(req.approver in state.eligible)) {
-    const roles = directory[req.approver];
+  // Own properties only: a name like "constructor" must not find Object.prototype.
+  if (!Object.hasOwn(state.eligible, req.approver)) {
+    const roles = Object.hasOwn(directory, req.approver) ? directory[req.approver] : undefined;
     if (!roles) return `"${req.approver}" is not in the approver directory`;
     if (state.policy.approvers && !state.policy.approvers.includes(req.approver)) {
       return `"${req.approver}" is not one of this run's approvers (${state.policy.approvers.join(', ')})`;

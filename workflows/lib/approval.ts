@@ -4,6 +4,7 @@
 // with its reason, never applied. Votes, refusals and the decision are queryable (`pendingApprovals`).
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
@@ -21,7 +22,7 @@ import {
   type VoteChannel,
   type VoteRequest,
 } from './approval-rules';
-import { ErrorType } from './errors';
+import { ErrorType, failureMessage } from './errors';
 import { INVALID_INPUT } from './validate';
 
 export const approve = defineUpdate<ApprovalState, [VoteRequest]>('approve');
@@ -61,13 +62,14 @@ export class ApprovalGate {
       eligible: {},
       votes: [],
       refused: [],
+      unrecorded: [],
     };
     setHandler(pendingApprovals, () => this.state);
     setHandler(
       approve,
       async (req) => {
         const vote = this.count(req, 'update');
-        await this.hooks.onVote(vote);
+        await this.record(() => this.hooks.onVote(vote), `vote of ${vote.approver}`);
         return this.state;
       },
       {
@@ -88,11 +90,25 @@ export class ApprovalGate {
           reason,
         };
         this.state.refused.push(refused);
-        await this.hooks.onRefused(refused);
+        await this.record(() => this.hooks.onRefused(refused), `refused vote of ${refused.approver}`);
         return;
       }
-      await this.hooks.onVote(this.count(req, 'signal'));
+      const vote = this.count(req, 'signal');
+      await this.record(() => this.hooks.onVote(vote), `vote of ${vote.approver}`);
     });
+  }
+
+  /**
+   * Runs a hook from a handler. It must neither fail nor be cancelled with the run: an error thrown from a
+   * signal handler fails the whole workflow, skipping its undo steps. A vote whose audit write failed is
+   * still counted, listed in `unrecorded`, and written with the decision record.
+   */
+  private async record(hook: () => Promise<void>, what: string): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(hook);
+    } catch (err) {
+      this.state.unrecorded.push(`${what}: ${failureMessage(err)}`);
+    }
   }
 
   /**
@@ -160,7 +176,7 @@ export class ApprovalGate {
       ...(req.comment ? { comment: req.comment } : {}),
       at: new Date().toISOString(),
       via,
-      roles: this.directory[req.approver] ?? [],
+      roles: Object.hasOwn(this.directory, req.approver) ? (this.directory[req.approver] ?? []) : [],
     };
     this.state.votes.push(vote);
     const result = tally(this.state);

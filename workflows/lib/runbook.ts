@@ -2,6 +2,7 @@
 // (the `progress` query, and the RunbookStatus search attribute the Web UI can filter on), and metrics
 // emitted through a sink so replays never count twice.
 import { defineQuery, proxySinks, setHandler, upsertSearchAttributes, type Sinks } from '@temporalio/workflow';
+import { failureMessage } from './errors';
 import { RunbookRequester, RunbookStatus, RunbookTarget, RunbookType } from '../../temporal-config/search-attributes';
 
 export type StepKind = 'check' | 'notify' | 'gate' | 'wait' | 'backup' | 'drain' | 'scale' | 'task' | 'verify' | 'monitor' | 'report';
@@ -109,7 +110,7 @@ export class Runbook {
       return result;
     } catch (err) {
       s.status = 'failed';
-      s.detail = err instanceof Error ? err.message : String(err);
+      s.detail = failureMessage(err);
       throw err;
     } finally {
       s.finishedAt = now();
