@@ -91,8 +91,6 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length <= 100 ? v : undefined;
 }
 
-const message = failureMessage;
-
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
@@ -118,7 +116,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
       });
     }
   } catch (err) {
-    rb.finish('failed', message(err));
+    rb.finish('failed', failureMessage(err));
     throw err;
   }
   const win = { start: new Date(windowStart).toISOString(), end: new Date(windowEnd).toISOString() };
@@ -138,7 +136,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
       await quick.notify({ key: key(event), workflowId: info.workflowId, runbook: RUNBOOK, severity, audience, title, text, fields: { service: input.service } });
     } catch (err) {
       // A notification channel being down must not leave a service half-maintained: note it and go on.
-      warnings.push(`notification "${event}" was not delivered: ${message(err)}`);
+      warnings.push(`notification "${event}" was not delivered: ${failureMessage(err)}`);
     }
   };
 
@@ -200,9 +198,9 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
     gate.prepare(await quick.approverDirectory());
   } catch (err) {
     const type = failureType(err);
-    rb.finish('failed', message(err));
+    rb.finish('failed', failureMessage(err));
     if (type === ErrorType.InvalidTarget) {
-      throw ApplicationFailure.create({ type: INVALID_INPUT, nonRetryable: true, message: `invalid ${RUNBOOK} input: ${message(err)}` });
+      throw ApplicationFailure.create({ type: INVALID_INPUT, nonRetryable: true, message: `invalid ${RUNBOOK} input: ${failureMessage(err)}` });
     }
     throw err;
   }
@@ -332,7 +330,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
           throw new StopRun('aborted', `the queue did not drain within ${drainMs}ms (${drained.pending} pending, ${drained.processing} processing); no task was run`);
         }
         safePoint('scale-down');
-        const replicas = await rb.step(
+        previousReplicas = await rb.step(
           'scale-down',
           async () => {
             const before = (await quick.platformState({ service: input.service })).replicas;
@@ -342,7 +340,6 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
           },
           (n) => `${n} -> 0`,
         );
-        previousReplicas = replicas;
       }
 
       for (const t of target.tasks) {
@@ -392,7 +389,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
         const stop = err instanceof StopRun ? err : undefined;
         rb.setStatus('compensating', `undoing: ${comp.pending.join(', ') || 'nothing to undo'}`);
         compensations.push(...(await comp.run()));
-        const why = stop ? stop.message : cancelled ? 'the run was cancelled' : `failed: ${message(err)}`;
+        const why = stop ? stop.message : cancelled ? 'the run was cancelled' : `failed: ${failureMessage(err)}`;
         rb.skipRemaining(stop?.outcome ?? (cancelled ? 'cancelled' : 'stopped after a failure'));
         for (const t of taskOutcomes) if (t.status === 'not-run') t.status = 'skipped';
         const done = taskOutcomes.filter((t) => t.status === 'done').map((t) => t.description);
@@ -454,7 +451,7 @@ export async function maintenanceWindow(rawInput: MaintenanceWindowInput): Promi
         const step = rb.planSteps.find((x) => x.status === 'failed' || x.status === 'running')?.id ?? 'the run';
         rb.skipRemaining(cancelled ? 'cancelled' : 'stopped after a failure');
         const done = taskOutcomes.filter((t) => t.status === 'done').map((t) => t.description);
-        const reason = `${cancelled ? 'cancelled' : `failed: ${message(err)}`} at ${step}. Tasks done: ${done.length ? done.join('; ') : 'none'}.`;
+        const reason = `${cancelled ? 'cancelled' : `failed: ${failureMessage(err)}`} at ${step}. Tasks done: ${done.length ? done.join('; ') : 'none'}.`;
         await tell('stopped', cancelled ? 'warning' : 'critical', 'stakeholders', `Maintenance of ${input.service} stopped`, reason);
         await audit('run-finished', 'run-finished', { outcome: cancelled ? 'cancelled' : 'failed', reason });
         rb.finish('failed', reason);
