@@ -3,14 +3,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensure, SERVERS } from '../scripts/stack/components';
+import { ensure, SERVERS, stop, type ComponentName } from '../scripts/stack/components';
 import { DATA } from '../scripts/stack/paths';
 import { loadSecrets } from '../scripts/stack/secrets';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
-  const reports = await ensure(SERVERS);
-  const started = reports.filter((r) => r.state === 'started').map((r) => r.name);
+  const started: ComponentName[] = [];
+  let reports;
+  try {
+    reports = await ensure(SERVERS, (r) => r.state === 'started' && started.push(r.name));
+  } catch (err) {
+    // Jest skips the global teardown when the setup fails: stop what this run started here.
+    await stop(started);
+    throw err;
+  }
   (globalThis as { __RUNBOOK_STARTED__?: string[] }).__RUNBOOK_STARTED__ = started;
 
   const dir = path.join(DATA, 'test');

@@ -259,7 +259,13 @@ export async function ensure(names: ComponentName[], onEvent: (r: EnsureReport) 
         await c.start();
         state = 'started';
       }
-      await waitFor(name, () => c.ready(), c.startTimeoutMs, logFile(name));
+      try {
+        await waitFor(name, () => c.ready(), c.startTimeoutMs, logFile(name));
+      } catch (err) {
+        // Do not leave a server behind that never became usable.
+        if (state === 'started') await stopProcess(name, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
+        throw err;
+      }
     }
     await c.after?.();
     const r = { name, address: c.address, state, ms: Date.now() - started };

@@ -1,7 +1,7 @@
 // Where the local stack keeps its tools, data, logs and pid files. Everything is project-local except the
 // PostgreSQL cluster when the checkout sits where the `postgres` user cannot enter (e.g. under /root):
 // then it lives under /var/tmp, recorded in .data/postgres.location.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -66,7 +66,8 @@ export function postgresDataDir(): string {
   if (!owner || enterableBy(DATA, owner)) return path.join(DATA, 'postgres');
   const marker = path.join(DATA, 'postgres.location');
   if (existsSync(marker)) return readFileSync(marker, 'utf8').trim();
-  const id = createHash('sha1').update(DATA).digest('hex').slice(0, 12);
+  // Random per .data: a fresh checkout at the same path must not find an older cluster (another password).
+  const id = `${createHash('sha1').update(DATA).digest('hex').slice(0, 8)}-${randomBytes(4).toString('hex')}`;
   const base = path.join('/var/tmp', 'temporal-runbooks');
   for (const d of [base, path.join(base, id)]) {
     mkdirSync(d, { recursive: true, mode: 0o755 });
