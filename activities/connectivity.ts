@@ -18,6 +18,8 @@ async function timed(target: string, kind: ConnectivityResult['kind'], fn: () =>
   }
 }
 
+export type ConnectivityActivities = ReturnType<typeof createConnectivityActivities>;
+
 export function createConnectivityActivities(deps: Deps) {
   return {
     /** Pings every database, cache and queue store the service owns. */

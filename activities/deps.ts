@@ -1,5 +1,6 @@
 // Connections are built once per worker from configuration and shared by every activity. Clients are
 // created lazily, so a worker starts even when a target is down (its activities then fail and retry).
+import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import { Pool } from 'pg';
@@ -14,6 +15,8 @@ export interface Deps {
   mongo(target: string): Db;
   mongoClient(target: string): MongoClient;
   audit: AuditStore;
+  /** The Temporal client of the worker (target locks); throws when the worker was built without one. */
+  temporal(): Client;
   service(name: string): ServiceConfig;
   close(): Promise<void>;
 }
@@ -24,7 +27,7 @@ function known(kind: string, name: string, table: Record<string, unknown>): neve
   );
 }
 
-export function createDeps(config: Config): Deps {
+export function createDeps(config: Config, opts: { temporal?: Client } = {}): Deps {
   const pools = new Map<string, Pool>();
   const redises = new Map<string, Redis>();
   const mongos = new Map<string, MongoClient>();
@@ -66,6 +69,10 @@ export function createDeps(config: Config): Deps {
     mongoClient,
     mongo: (target) => mongoClient(target).db((config.mongo[target] ?? known('mongo', target, config.mongo)).database),
     audit: new AuditStore(pool('audit', config.audit.url)),
+    temporal: () => {
+      if (!opts.temporal) throw new Error('this worker has no Temporal client: createDeps(config, { temporal })');
+      return opts.temporal;
+    },
     service: (name) =>
       config.services[name] ??
       (() => {

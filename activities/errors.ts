@@ -1,5 +1,5 @@
 // Typed errors: the class name becomes the Temporal failure type, so retry policies can name it.
-import { ErrorType } from '../workflows/lib/errors';
+import { ErrorType } from '../common/errors';
 
 /** A target, table, collection or person that is not configured or does not exist. Never retried. */
 export class InvalidTargetError extends Error {

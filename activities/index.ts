@@ -1,10 +1,13 @@
-// All activities, grouped by the system they touch; each group is a factory taking the worker's shared
-// connections. Workflows import only the type: `import type { Activities } from '../activities'`.
+// All activities, grouped by the capability they give; each group is a factory taking the worker's shared
+// connections and exports its type, which workflows import as a type only (workflows/lib/proxies.ts).
 import { createAuditActivities } from './audit';
 import { createBackupActivities } from './backup-store/pg-dump';
 import { createConnectivityActivities } from './connectivity';
 import type { Deps } from './deps';
 import { createHealthActivities } from './http/health';
+import { createProbeActivities } from './http/probe';
+import { createLockActivities } from './locks';
+import { createMaintenanceLookupActivities } from './maintenance/resolve';
 import { createMaintenanceTaskActivities } from './maintenance/run-task';
 import { createNotifyActivities } from './notify';
 import { createPlatformActivities } from './platform';
@@ -14,6 +17,7 @@ import { createTargetActivities } from './targets';
 export function createActivities(deps: Deps) {
   return {
     ...createTargetActivities(deps),
+    ...createMaintenanceLookupActivities(deps),
     ...createConnectivityActivities(deps),
     ...createHealthActivities(deps),
     ...createNotifyActivities(deps),
@@ -21,10 +25,25 @@ export function createActivities(deps: Deps) {
     ...createBackupActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
+    ...createProbeActivities(deps),
     ...createMaintenanceTaskActivities(deps),
+    ...createLockActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+export type { AuditActivities } from './audit';
+export type { BackupActivities, BackupInfo } from './backup-store/pg-dump';
+export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
+export type { HealthActivities, HealthResult } from './http/health';
+export type { ProbeActivities, ProbeStatus, RecoveryResult } from './http/probe';
+export type { LockActivities } from './locks';
+export type { MaintenanceLookupActivities } from './maintenance/resolve';
+export type { MaintenanceTaskActivities, TaskRunResult } from './maintenance/run-task';
+export type { MaintenanceTask, ResolvedTask, TaskKind } from './maintenance/types';
+export type { Notification, NotifyActivities } from './notify';
+export type { PlatformActivities, PlatformState, RestartMode, RestartResult } from './platform';
+export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';
+export type { ResolvedService, TargetActivities } from './targets';
 export type { Deps } from './deps';
 export { createDeps } from './deps';

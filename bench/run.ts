@@ -14,7 +14,7 @@ import { castVote } from '../client/runbooks';
 import { ensure, SERVERS } from '../scripts/stack/components';
 import { loadSecrets } from '../scripts/stack/secrets';
 import { pendingApprovals } from '../workflows/lib/approval';
-import type { MaintenanceWindowInput } from '../workflows/maintenance-window.input';
+import type { MaintenanceWindowInput } from '../workflows/maintenance-window/contract';
 import { createTestEnv, eventually, maintenanceInput, TEMPORAL_ADDRESS, NAMESPACE } from '../test/helpers/env';
 import { bareApprove } from './workflows';
 

@@ -7,9 +7,10 @@ import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { temporalProfile } from '../temporal-config/connection';
-import { RunbookStatus } from '../temporal-config/search-attributes';
-import { exampleMaintenanceInput, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../workflows/maintenance-window.input';
-import { castVote, connectClient, describeRun, InputError, startMaintenanceWindow, VoteRefusedError } from './runbooks';
+import { RunbookStatus } from '../common/search-attributes';
+import type { RunbookResult } from '../workflows/lib/result';
+import { RUNBOOKS, runbookByName, runbookByType, UnknownRunbookError } from './registry';
+import { castVote, connectClient, describeRun, InputError, startRunbook, VoteRefusedError } from './runbooks';
 
 const profile = temporalProfile();
 const uiBase = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
@@ -33,18 +34,20 @@ function readInput(file: string): unknown {
   }
 }
 
-async function startMaintenance(opts: { example?: boolean; input?: string; id?: string; as?: string; dryRun?: boolean }): Promise<void> {
-  if (!opts.example && !opts.input) throw new InputError('give --input <file.json|-> or --example');
-  const input = (opts.input ? readInput(opts.input) : exampleMaintenanceInput()) as MaintenanceWindowInput;
+async function start(name: string, opts: { example?: boolean; input?: string; id?: string; as?: string; dryRun?: boolean; wait?: boolean }): Promise<void> {
+  const entry = runbookByName(name);
+  if (!opts.example && !opts.input) throw new InputError(`give --input <file.json|-> or --example (see: npm run runbook -- example ${name})`);
+  const input = (opts.input ? readInput(opts.input) : entry.example()) as Record<string, unknown>;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('the input must be a JSON object');
   if (opts.as) input.requestedBy = opts.as;
-  else if (opts.example) input.requestedBy = process.env.RUNBOOK_USER ?? input.requestedBy;
+  else if (opts.example && process.env.RUNBOOK_USER) input.requestedBy = process.env.RUNBOOK_USER;
   if (opts.dryRun) input.dryRun = true;
-  const handle = await startMaintenanceWindow(await getClient(), input, { taskQueue: profile.taskQueue, ...(opts.id ? { workflowId: opts.id } : {}) });
-  console.log(`started ${handle.workflowId}`);
+  const handle = await startRunbook(await getClient(), entry, input, { taskQueue: profile.taskQueue, ...(opts.id ? { workflowId: opts.id } : {}) });
+  console.log(`started ${handle.workflowId}  (${entry.workflowType})`);
   console.log(`  web UI:  ${runUrl(handle.workflowId)}`);
   console.log(`  status:  npm run runbook -- status ${handle.workflowId}`);
-  if (!input.dryRun) console.log(`  approve: npm run runbook -- approve ${handle.workflowId} --as <approver>`);
-  else printResult(await handle.result());
+  console.log(`  approve: npm run runbook -- approve ${handle.workflowId} --as <approver>   (when it waits at an approval gate)`);
+  if (input.dryRun || opts.wait) printResult(await handle.result());
 }
 
 async function vote(decision: 'approve' | 'reject', workflowId: string, opts: { as?: string; comment?: string }): Promise<void> {
@@ -69,16 +72,25 @@ async function status(workflowId: string): Promise<void> {
   console.log(`  ${runUrl(workflowId)}`);
 }
 
-function printResult(r: MaintenanceWindowResult): void {
+function printResult(r: RunbookResult): void {
   console.log(`outcome: ${r.outcome}`);
   console.log(`  ${r.reason}`);
-  for (const t of r.tasks) console.log(`  ${MARK[t.status === 'not-run' ? 'pending' : t.status]} ${t.description}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`);
-  if (r.backup) console.log(`  backup: ${r.backup.file} (${r.backup.bytes} bytes, ${r.backup.tables} tables)`);
+  if (r.outcome === 'dry-run') for (const [i, st] of r.plan.entries()) console.log(`  ${i + 1}. ${st.title}`);
+  for (const line of runbookByType(r.runbook)?.summarize(r) ?? []) console.log(`  ${line}`);
+  for (const c of r.compensations) console.log(`  undo ${c.name}: ${c.ok ? 'ok' : `FAILED (${c.error})`}`);
   for (const w of r.warnings) console.log(`  warning: ${w}`);
 }
 
 async function result(workflowId: string): Promise<void> {
-  printResult((await (await getClient()).workflow.getHandle(workflowId).result()) as MaintenanceWindowResult);
+  printResult((await (await getClient()).workflow.getHandle(workflowId).result()) as RunbookResult);
+}
+
+function listRunbooks(): void {
+  for (const r of RUNBOOKS) console.log(`${r.name.padEnd(20)} ${r.workflowType.padEnd(20)} ${r.summary}`);
+}
+
+function example(name: string): void {
+  console.log(JSON.stringify(runbookByName(name).example(), null, 2));
 }
 
 async function list(opts: { status?: string; limit: string }): Promise<void> {
@@ -94,16 +106,18 @@ async function list(opts: { status?: string; limit: string }): Promise<void> {
 }
 
 const program = new Command('runbook').description('start and steer runbooks on Temporal').showHelpAfterError();
-const start = program.command('start').description('start a runbook');
-start
-  .command('maintenance-window')
-  .description('planned maintenance: backup, drain, tasks, verify, monitor — after approval')
+program.command('runbooks').description('the runbooks you can start').action(listRunbooks);
+program.command('example <runbook>').description("print a runbook's example input (edit it, then start --input)").action(example);
+program
+  .command('start <runbook>')
+  .description(`start a runbook (${RUNBOOKS.map((r) => r.name).join(', ')})`)
   .addOption(new Option('--input <file>', 'input JSON file, or - for stdin').conflicts('example'))
-  .option('--example', 'use the example input (the demo reports service, a window starting now)')
-  .option('--id <workflowId>', 'workflow id (default maintenance-<service>-<time>-<rand>)')
-  .option('--as <person>', 'requester (default: RUNBOOK_USER, or the input\'s requestedBy)')
-  .option('--dry-run', 'validate and print the plan; change nothing')
-  .action(startMaintenance);
+  .option('--example', 'use the example input (acts on the demo reports service of the local stack)')
+  .option('--id <workflowId>', 'workflow id (default <prefix>-<target>-<time>-<rand>)')
+  .option('--as <person>', "requester (default: RUNBOOK_USER, or the input's requestedBy)")
+  .option('--dry-run', 'validate, resolve targets and print the plan; change nothing')
+  .option('--wait', 'wait for the run to end and print its outcome')
+  .action(start);
 program.command('approve <workflowId>').description('approve a run waiting at its approval gate').option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)').option('--comment <text>').action((id: string, o: { as?: string; comment?: string }) => vote('approve', id, o));
 program.command('reject <workflowId>').description('reject a run (its requester may withdraw it this way)').option('--as <person>').option('--comment <text>').action((id: string, o: { as?: string; comment?: string }) => vote('reject', id, o));
 program.command('status <workflowId>').description('progress, plan and approvals of a run').action(status);
@@ -114,7 +128,7 @@ program
   .parseAsync()
   .then(() => client?.connection.close())
   .catch((err: Error) => {
-    const known = err instanceof InputError || err instanceof VoteRefusedError;
+    const known = err instanceof InputError || err instanceof VoteRefusedError || err instanceof UnknownRunbookError;
     console.error(`${known ? 'refused' : 'error'}: ${err.message}`);
     process.exit(known ? 2 : 1);
   });

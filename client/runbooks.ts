@@ -5,13 +5,10 @@ import { ApplicationFailure, Client, Connection, WorkflowUpdateFailedError, type
 import { connectionOptions, temporalProfile, type TemporalProfile } from '../temporal-config/connection';
 import { approve, pendingApprovals, VOTE_REFUSED } from '../workflows/lib/approval';
 import type { ApprovalState, Decision } from '../workflows/lib/approval-rules';
-import { plan, progress, type PlanStep, type RunbookProgress } from '../workflows/lib/runbook';
-import { describeIssues } from '../workflows/lib/validate';
-import {
-  maintenanceWindowInputSchema,
-  type MaintenanceWindowInput,
-  type MaintenanceWindowResult,
-} from '../workflows/maintenance-window.input';
+import { plan, progress, type RunbookProgress } from '../workflows/lib/progress';
+import type { PlanStep } from '../workflows/lib/result';
+import type { RunbookResult } from '../workflows/lib/result';
+import type { RunbookEntry } from './registry';
 
 export class InputError extends Error {
   override name = 'InputError';
@@ -22,21 +19,24 @@ export async function connectClient(profile: TemporalProfile = temporalProfile()
   return new Client({ connection, namespace: profile.namespace });
 }
 
-export function maintenanceWorkflowId(service: string, now = new Date()): string {
+/** `<prefix>-<target>-<yyyymmdd-hhmm>-<random>`: readable in the Web UI's list, unique per start. */
+export function runbookWorkflowId(entry: RunbookEntry, target: string, now = new Date()): string {
   const stamp = now.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
-  return `maintenance-${service}-${stamp}-${randomBytes(2).toString('hex')}`;
+  return `${entry.idPrefix}-${target}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
-export async function startMaintenanceWindow(
+/** Validates `input` with the runbook's schema (a clear InputError, nothing started) and starts a run. */
+export async function startRunbook(
   client: Client,
-  input: MaintenanceWindowInput,
+  entry: RunbookEntry,
+  input: unknown,
   opts: { taskQueue: string; workflowId?: string },
-): Promise<WorkflowHandle<(i: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>> {
-  const parsed = maintenanceWindowInputSchema.safeParse(input);
-  if (!parsed.success) throw new InputError(`invalid maintenance-window input: ${describeIssues(parsed.error)}`);
-  return client.workflow.start('maintenanceWindow', {
+): Promise<WorkflowHandle<(input: unknown) => Promise<RunbookResult>>> {
+  const parsed = entry.parse(input);
+  if (!parsed.ok) throw new InputError(parsed.error);
+  return client.workflow.start<(input: unknown) => Promise<RunbookResult>>(entry.workflowType, {
     taskQueue: opts.taskQueue,
-    workflowId: opts.workflowId ?? maintenanceWorkflowId(parsed.data.service),
+    workflowId: opts.workflowId ?? runbookWorkflowId(entry, parsed.target),
     args: [input],
   });
 }

@@ -2,6 +2,7 @@
 // Secrets are never written here: a connection URL may name environment variables as ${VAR}, which are
 // resolved in the worker's memory only (see load.ts). Every setting says what it is for and its default.
 import { z } from 'zod';
+import { parseDuration } from '../common/duration';
 
 const name = z
   .string()
@@ -36,6 +37,11 @@ export const queueSchema = z.object({
   pending: z.string().min(1).default('report_jobs_queue').describe('list of jobs waiting'),
   processing: z.string().min(1).default('report_jobs_processing').describe('list of jobs being worked on'),
   failed: z.string().min(1).default('report_jobs_failed').describe('list of jobs that failed'),
+  probeUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe('probe API: POST {probeUrl} {"probeId"} enqueues a probe job; GET {probeUrl}/{id} gives its status'),
 });
 
 export const serviceSchema = z.object({
@@ -69,6 +75,16 @@ export const configSchema = z
       .default({ webhooks: [] })
       .describe('where notifications go besides the worker log and the audit store'),
     audit: z.object({ url: url.describe('postgres URL of the append-only audit store') }),
+    locks: z
+      .object({
+        holderCheck: z
+          .string()
+          .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30s"')
+          .default('30s')
+          .describe('how often a target lock checks that its holder still runs (the lease of a dead holder)'),
+      })
+      .prefault({})
+      .transform((l) => ({ holderCheck: l.holderCheck, holderCheckMs: parseDuration(l.holderCheck)! })),
     backups: z.object({
       dir: z.string().min(1).default('.data/backups').describe('where pre-maintenance dumps are written'),
       pgBinDir: z.string().optional().describe('folder holding pg_dump/pg_restore; default: found on PATH'),

@@ -5,7 +5,7 @@
 //   status        what is running where
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
-import { exampleMaintenanceInput } from '../workflows/maintenance-window.input';
+import { RUNBOOKS } from '../client/registry';
 import { ORDER, components, ensure, stop } from './stack/components';
 import { HOST, PORTS } from './stack/paths';
 import { logFile, readPid } from './stack/process';
@@ -17,7 +17,6 @@ const c = {
 };
 
 function banner(): string {
-  const example = JSON.stringify(exampleMaintenanceInput());
   const ui = `http://${HOST}:${PORTS.temporalUi}`;
   return [
     '',
@@ -31,12 +30,15 @@ function banner(): string {
     `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,
     `  Logs               .data/logs/`,
     '',
-    c.bold('Start the sample maintenance window'),
-    `  CLI:  npm run runbook -- start maintenance-window --example`,
-    `  UI:   ${ui}/namespaces/runbooks/workflows/start-workflow`,
-    `        Task Queue: runbooks   Workflow Type: maintenanceWindow   Input (JSON):`,
-    `        ${example}`,
-    c.bold('Approve it'),
+    c.bold('Runbooks (npm run runbook -- runbooks)'),
+    ...RUNBOOKS.flatMap((r) => [
+      `  ${c.bold(r.name)}: ${r.summary}`,
+      `    CLI:  npm run runbook -- start ${r.name} --example`,
+      `    UI:   ${ui}/namespaces/runbooks/workflows/start-workflow  Task Queue: runbooks  Workflow Type: ${r.workflowType}`,
+      `          Input: ${JSON.stringify(r.example())}`,
+    ]),
+    '',
+    c.bold('Approve a run waiting at its gate'),
     `  CLI:  npm run runbook -- approve <workflow-id> --as alice`,
     `  UI:   the run's page > More Actions > Send a Signal > approveFromUi > {"approver":"alice","decision":"approve"}`,
     '',

@@ -1,9 +1,9 @@
 // Namespaces and search attributes as code. Idempotent: registers only what is missing, so it runs at
 // every `npm start`, before every test run, and against a production cluster (`npm run temporal:setup`).
 import type { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { ALL_SEARCH_ATTRIBUTES } from './search-attributes';
+import Long from 'long';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 const typeOf: Record<string, temporal.api.enums.v1.IndexedValueType> = {
@@ -38,7 +38,7 @@ export async function ensureNamespace(connection: Connection, namespace: string,
   try {
     await connection.workflowService.registerNamespace({
       namespace,
-      workflowExecutionRetentionPeriod: msToTs(retentionDays * 24 * 3600 * 1000),
+      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(retentionDays * 24 * 3600) },
       description: 'runbook automation',
     });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { Runtime, Worker, bundleWorkflowCode, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type Deps } from '../activities';
-import type { RunbookSinks } from '../workflows/lib/runbook';
+import type { RunbookSinks } from '../workflows/lib/progress';
 import { RunbookMetrics } from './metrics';
 
 export interface RunbookWorkerOptions {

@@ -33,12 +33,11 @@ async function main(): Promise<void> {
   });
   const log = Runtime.instance().logger;
 
-  const deps = createDeps(config);
-  await deps.audit.migrate();
-
   const connection = await NativeConnection.connect(connectionOptions(profile));
   const clientConnection = await Connection.connect(connectionOptions(profile));
   const client = new Client({ connection: clientConnection, namespace: profile.namespace });
+  const deps = createDeps(config, { temporal: client });
+  await deps.audit.migrate();
 
   let cached: { at: number; n: number } | undefined;
   const metrics = new RunbookMetrics(async () => {

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { InjectedSinks } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RunbookSinks } from '../workflows/lib/runbook';
+import type { RunbookSinks } from '../workflows/lib/progress';
 
 export class RunbookMetrics {
   readonly registry = new Registry();

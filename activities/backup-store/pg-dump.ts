@@ -10,9 +10,20 @@ import { promisify } from 'node:util';
 import type { Deps } from '../deps';
 import { Context } from '@temporalio/activity';
 import { withHeartbeat } from '../heartbeat';
-import type { BackupInfo } from '../../workflows/maintenance-window.input';
+import { InvalidTargetError } from '../errors';
 
 const run = promisify(execFile);
+
+/** A verified dump: restorable (pg_restore read its contents), with its checksum beside it. */
+export interface BackupInfo {
+  database: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  tables: number;
+  /** True when a verified file from an earlier attempt was reused instead of dumping again. */
+  reused: boolean;
+}
 
 export function pgConnectionArgs(url: string): { args: string[]; env: Record<string, string> } {
   const u = new URL(url);
@@ -34,6 +45,8 @@ export function safeFileName(name: string): string {
   return safe.length <= 180 ? safe : `${safe.slice(0, 150)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
 
+export type BackupActivities = ReturnType<typeof createBackupActivities>;
+
 export function createBackupActivities(deps: Deps) {
   const bin = (tool: string): string => (deps.config.backups.pgBinDir ? path.join(deps.config.backups.pgBinDir, tool) : tool);
 
@@ -46,7 +59,7 @@ export function createBackupActivities(deps: Deps) {
   return {
     async backupPostgres(input: { database: string; name: string }): Promise<BackupInfo> {
       const target = deps.config.postgres[input.database];
-      if (!target) throw new Error(`postgres target "${input.database}" is not configured`);
+      if (!target) throw new InvalidTargetError(`postgres target "${input.database}" is not configured`);
       const dir = path.resolve(deps.config.backups.dir);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = path.join(dir, `${safeFileName(input.name)}.dump`);

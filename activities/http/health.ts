@@ -25,6 +25,8 @@ export async function probe(url: string, timeoutMs = 5000): Promise<HealthResult
   }
 }
 
+export type HealthActivities = ReturnType<typeof createHealthActivities>;
+
 export function createHealthActivities(deps: Deps) {
   return {
     /** GET the service's health URL. Unhealthy is a result, not an error: the runbook decides what it means. */

@@ -1,11 +1,4 @@
-import type { MaintenanceTask } from '../../workflows/maintenance-window.input';
-
-export interface ResolvedTask {
-  index: number;
-  task: MaintenanceTask;
-  database: string;
-  description: string;
-}
+import type { MaintenanceTask } from './types';
 
 export function describeTask(task: MaintenanceTask, database: string): string {
   switch (task.kind) {

@@ -7,7 +7,7 @@ import type { Deps } from '../deps';
 import { withHeartbeat } from '../heartbeat';
 import { fromStored, rebuildIndexes, toStored, type IndexSpec, type StoredIndexSpec } from '../mongo/indexes';
 import { maintenanceSql, runCancellable } from '../postgres/sql';
-import type { ResolvedTask } from './describe';
+import type { ResolvedTask } from './types';
 
 export interface TaskRunInput {
   workflowId: string;
@@ -22,6 +22,8 @@ export interface TaskRunResult {
   /** True when the audit store showed the task already done, so it was not run again. */
   alreadyDone: boolean;
 }
+
+export type MaintenanceTaskActivities = ReturnType<typeof createMaintenanceTaskActivities>;
 
 export function createMaintenanceTaskActivities(deps: Deps) {
   return {

@@ -19,6 +19,8 @@ export interface Notification {
   fields?: Record<string, string | number | boolean>;
 }
 
+export type NotifyActivities = ReturnType<typeof createNotifyActivities>;
+
 export function createNotifyActivities(deps: Deps) {
   return {
     async notify(n: Notification): Promise<{ delivered: string[] }> {

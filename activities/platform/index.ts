@@ -1,6 +1,8 @@
 import type { Deps } from '../deps';
 import { LocalPlatform } from './local';
-import type { Platform, PlatformState } from './port';
+import type { Platform, PlatformState, RestartMode, RestartResult } from './port';
+
+export type { PlatformState, RestartMode, RestartResult } from './port';
 
 export function platformFor(deps: Deps, service: string): Platform {
   const svc = deps.service(service);
@@ -9,6 +11,8 @@ export function platformFor(deps: Deps, service: string): Platform {
       return new LocalPlatform(svc.platform.adminUrl, svc.platform.token, service);
   }
 }
+
+export type PlatformActivities = ReturnType<typeof createPlatformActivities>;
 
 export function createPlatformActivities(deps: Deps) {
   return {
@@ -20,6 +24,10 @@ export function createPlatformActivities(deps: Deps) {
     },
     async setMaintenanceMode(input: { service: string; enabled: boolean }): Promise<{ previous: boolean; enabled: boolean }> {
       return platformFor(deps, input.service).setMaintenance(input.enabled);
+    },
+    /** `requestId` makes a retried call (reply lost) a no-op on the platform instead of a second restart. */
+    async restartWorkers(input: { service: string; mode: RestartMode; requestId: string }): Promise<RestartResult> {
+      return platformFor(deps, input.service).restartWorkers(input.mode, input.requestId);
     },
   };
 }

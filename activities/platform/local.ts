@@ -1,5 +1,5 @@
 // Local platform adapter: talks to the admin API of a service run by the local stack (see demo/).
-import type { Platform, PlatformState } from './port';
+import type { Platform, PlatformState, RestartMode, RestartResult } from './port';
 
 export class LocalPlatform implements Platform {
   constructor(
@@ -36,5 +36,9 @@ export class LocalPlatform implements Platform {
 
   setMaintenance(enabled: boolean): Promise<{ previous: boolean; enabled: boolean }> {
     return this.call('PUT', '/maintenance', { enabled });
+  }
+
+  restartWorkers(mode: RestartMode, requestId: string): Promise<RestartResult> {
+    return this.call('POST', '/workers/restart', { mode, requestId });
   }
 }

@@ -1,5 +1,5 @@
 import { escapeIdentifier, type Pool } from 'pg';
-import type { MaintenanceTask } from '../../workflows/maintenance-window.input';
+import type { MaintenanceTask } from '../maintenance/types';
 
 /** "public.reports" -> "public"."reports", each part quoted by the driver's helper. */
 export function qualifiedName(name: string): string {

@@ -1,4 +1,4 @@
-import { sleep } from '@temporalio/activity';
+import { Context, sleep } from '@temporalio/activity';
 import type { Deps } from '../deps';
 import { withHeartbeat } from '../heartbeat';
 
@@ -12,6 +12,8 @@ export interface DrainResult extends QueueStats {
   drained: boolean;
   waitedMs: number;
 }
+
+export type QueueActivities = ReturnType<typeof createQueueActivities>;
 
 export function createQueueActivities(deps: Deps) {
   async function stats(service: string): Promise<QueueStats> {
@@ -29,7 +31,8 @@ export function createQueueActivities(deps: Deps) {
 
     /** Waits until no job is waiting or in progress, up to `timeoutMs`; heartbeats the counts meanwhile. */
     async waitForQueueDrain(input: { service: string; timeoutMs: number; pollMs?: number }): Promise<DrainResult> {
-      const started = Date.now();
+      // A retry after a worker crash goes on counting from the first attempt's start (heartbeat details).
+      const started = (Context.current().info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
       let last = await stats(input.service);
       return withHeartbeat(
         async () => {
@@ -39,7 +42,7 @@ export function createQueueActivities(deps: Deps) {
           }
           return { ...last, drained: last.pending + last.processing === 0, waitedMs: Date.now() - started };
         },
-        () => last,
+        () => ({ ...last, startedAt: started }),
       );
     },
   };

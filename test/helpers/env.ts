@@ -18,7 +18,7 @@ import { startDemo, type DemoService } from '../../demo/server';
 import { HOST, PORTS } from '../../scripts/stack/paths';
 import { createRunbookWorker } from '../../workers/create-worker';
 import { RunbookMetrics } from '../../workers/metrics';
-import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.input';
+import type { MaintenanceWindowInput } from '../../workflows/maintenance-window/contract';
 
 export const NAMESPACE = 'runbooks-test';
 export const TEMPORAL_ADDRESS = `${HOST}:${PORTS.temporal}`;
@@ -141,7 +141,7 @@ export async function createTestEnv(): Promise<TestEnv> {
       reports: {
         healthUrl: `${demo.url}/health`,
         platform: { kind: 'local', adminUrl: `${demo.url}/admin`, token: adminToken },
-        queue: { redis: 'reports-redis', ...queue },
+        queue: { redis: 'reports-redis', ...queue, probeUrl: `${demo.url}/probes` },
         postgres: ['reports-db'],
         mongo: ['reports-mongo'],
       },
@@ -159,11 +159,13 @@ export async function createTestEnv(): Promise<TestEnv> {
     notify: { webhooks: [{ name: 'test-sink', url: sink.url }] },
     audit: { url: pgUrl(dbName) },
     backups: { dir: backupDir },
+    // A terminated run holding a target blocks others at most this long (the lock's holder check).
+    locks: { holderCheck: '1s' },
   };
   const config = parseConfig(rawConfig, {});
-  const deps = createDeps(config);
-  await deps.audit.migrate();
   const client = new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), namespace: NAMESPACE });
+  const deps = createDeps(config, { temporal: client });
+  await deps.audit.migrate();
   const taskQueue = `test-${id}`;
 
   let nativeConnection: NativeConnection | undefined;

@@ -7,8 +7,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { castVote, VoteRefusedError } from '../../client/runbooks';
 import { approveFromUi, pendingApprovals } from '../../workflows/lib/approval';
-import { plan, progress } from '../../workflows/lib/runbook';
-import { exampleMaintenanceInput, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.input';
+import { plan, progress } from '../../workflows/lib/progress';
+import { exampleMaintenanceInput, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window/contract';
 import { createTestEnv, eventually, maintenanceInput, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 
@@ -215,7 +215,8 @@ describe('approval deadlines and cancellation before any change', () => {
     await expect(h.result()).rejects.toThrow(WorkflowFailedError);
     expect((await h.describe()).status.name).toBe('CANCELLED');
     const finished = (await env.deps.audit.forWorkflow(h.workflowId)).find((r) => r.kind === 'run-finished');
-    expect(finished?.data).toMatchObject({ outcome: 'cancelled', reason: 'cancelled at approval. Tasks done: none.' });
+    expect(finished?.data).toMatchObject({ outcome: 'cancelled' });
+    expect((finished?.data as { reason: string }).reason).toBe('cancelled at approval. Done: no task. Not done: VACUUM (ANALYZE) public.reports on reports-db; ANALYZE public.report_runs on reports-db.');
     expect(env.notifications.some((n) => n.body.workflowId === h.workflowId && n.body.title === 'Maintenance of reports stopped')).toBe(true);
     expect(await platform()).toMatchObject({ replicas: 2, maintenance: false });
   });
@@ -309,7 +310,7 @@ describe('dry run, pre-checks and the window deadline', () => {
     const result = await h.result();
     expect(result.outcome).toBe('dry-run');
     expect(result.plan.map((s) => s.id)).toEqual([
-      'precheck-health', 'precheck-connectivity', 'notify-start', 'approval', 'wait-window', 'backup', 'maintenance-on',
+      'precheck-health', 'precheck-connectivity', 'notify-start', 'approval', 'wait-window', 'lock', 'backup', 'maintenance-on',
       'drain', 'scale-down', 'task-1', 'task-2', 'verify', 'scale-up', 'maintenance-off', 'monitor', 'report',
     ]);
     expect(result.plan.every((s) => s.status === 'skipped')).toBe(true);

@@ -6,7 +6,7 @@ import { Connection } from '@temporalio/client';
 import { fromStored, toStored, type StoredIndexSpec } from '../../activities/mongo/indexes';
 import { ensure, SERVERS } from '../../scripts/stack/components';
 import { setupTemporal } from '../../temporal-config/setup';
-import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { createTestEnv, NAMESPACE, TEMPORAL_ADDRESS, type TestEnv } from '../helpers/env';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.input';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window/contract';
 import { castVote } from '../../client/runbooks';
 import { pendingApprovals } from '../../workflows/lib/approval';
 import { createTestEnv, eventually, maintenanceInput, NAMESPACE, TEMPORAL_ADDRESS, workflowId, type TestEnv } from '../helpers/env';

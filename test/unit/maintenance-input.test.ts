@@ -1,5 +1,5 @@
 import { describeIssues } from '../../workflows/lib/validate';
-import { exampleMaintenanceInput, maintenanceWindowInputSchema, resolveWindow } from '../../workflows/maintenance-window.input';
+import { exampleMaintenanceInput, maintenanceWindowInputSchema, resolveWindow } from '../../workflows/maintenance-window/contract';
 
 function issues(input: unknown): string {
   const r = maintenanceWindowInputSchema.safeParse(input);

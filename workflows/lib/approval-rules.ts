@@ -8,8 +8,8 @@ export const approvalPolicySchema = z
     quorum: z.number().int().min(1).max(9).default(1).describe('approvals needed (M of N)'),
     approverRoles: z.array(targetName).min(1).default(['sre-lead']).describe('roles allowed to vote'),
     approvers: z.array(person).min(1).optional().describe('if set, only these people may vote'),
-    timeout: duration.default('4h').describe('no decision by then: the gate times out (never approves)'),
-    escalateAfter: duration.optional().describe('notify the escalation channel after this; default 3/4 of timeout'),
+    timeout: duration('30d').default('4h').describe('no decision by then: the gate times out (never approves)'),
+    escalateAfter: duration('30d').optional().describe('notify the escalation channel after this; default 3/4 of timeout'),
     allowUiVotes: z
       .boolean()
       .default(true)

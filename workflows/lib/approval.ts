@@ -46,19 +46,22 @@ export class ApprovalGate {
   readonly state: ApprovalState;
   private directory: Record<string, string[]> = {};
 
+  /**
+   * `policy` undefined: the run has no approval gate; every vote is refused with that reason. `restored`:
+   * the gate's state carried over by continue-as-new.
+   */
   constructor(
-    private readonly policy: ApprovalPolicy,
+    private readonly policy: ApprovalPolicy | undefined,
     requestedBy: string,
     private readonly hooks: GateHooks,
+    restored?: ApprovalState,
   ) {
-    this.state = {
+    this.state = restored ?? {
       status: 'not-requested',
       requestedBy,
-      policy: {
-        quorum: policy.quorum,
-        approverRoles: policy.approverRoles,
-        ...(policy.approvers ? { approvers: policy.approvers } : {}),
-      },
+      policy: policy
+        ? { quorum: policy.quorum, approverRoles: policy.approverRoles, ...(policy.approvers ? { approvers: policy.approvers } : {}) }
+        : { quorum: 0, approverRoles: [] },
       eligible: {},
       votes: [],
       refused: [],
@@ -117,6 +120,7 @@ export class ApprovalGate {
    */
   prepare(directory: Record<string, string[]>): void {
     this.directory = directory;
+    if (!this.policy) return;
     this.state.eligible = eligibleApprovers(directory, this.policy);
     const others = Object.keys(this.state.eligible).filter((p) => p !== this.state.requestedBy);
     if (others.length < this.policy.quorum) {
@@ -166,6 +170,7 @@ export class ApprovalGate {
   }
 
   private refusal(req: VoteRequest, via: VoteChannel): string | undefined {
+    if (!this.policy) return 'this run has no approval gate';
     return refusalReason(this.state, req, via, this.directory, this.policy.allowUiVotes);
   }
 

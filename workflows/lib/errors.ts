@@ -1,12 +1,7 @@
-// Failure type names shared by activities (which throw errors with these names) and workflows (which list
-// them as non-retryable). Plain strings, so workflows never import activity code.
-import { ActivityFailure } from '@temporalio/common';
-export const ErrorType = {
-  InvalidInput: 'InvalidInputError',
-  InvalidTarget: 'InvalidTargetError',
-  UnsafeOperation: 'UnsafeOperationError',
-  VoteRefused: 'VoteRefused',
-} as const;
+// How workflow code reads failures. The failure type names themselves live in common/ (shared with
+// activities, which throw errors of those names).
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+export { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../common/errors';
 
 /** The message that says what went wrong: an activity failure's cause, not "Activity task failed". */
 export function failureMessage(err: unknown): string {
@@ -14,4 +9,8 @@ export function failureMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export const NON_RETRYABLE_ERROR_TYPES = [ErrorType.InvalidInput, ErrorType.InvalidTarget, ErrorType.UnsafeOperation];
+/** The ApplicationFailure type of an error or of an activity failure's cause. */
+export function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}

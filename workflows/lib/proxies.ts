@@ -1,9 +1,23 @@
-// Activity proxies with the retry policies runbooks share. Activities are imported as a type only.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+// Activity proxies, one per capability, each with its timeouts and retry policy defined once here.
+// Activities are imported as types only: workflow code never loads activity code.
+import { proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import type {
+  AuditActivities,
+  BackupActivities,
+  ConnectivityActivities,
+  HealthActivities,
+  LockActivities,
+  MaintenanceLookupActivities,
+  MaintenanceTaskActivities,
+  NotifyActivities,
+  PlatformActivities,
+  ProbeActivities,
+  QueueActivities,
+  TargetActivities,
+} from '../../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from './errors';
 
-const retry = {
+const retry: RetryPolicy = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
@@ -11,27 +25,43 @@ const retry = {
   nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
 };
 
+const quick: ActivityOptions = { startToCloseTimeout: '30s', retry };
+
+/** Read-only lookups of configured targets, approvers and what a run's input names. */
+export const lookups = proxyActivities<TargetActivities & MaintenanceLookupActivities>(quick);
+
+/** Health and connectivity probes: unhealthy is a result, so these fail only when they cannot ask. */
+export const health = proxyActivities<HealthActivities & ConnectivityActivities>(quick);
+
 /**
- * Short calls: lookups, health checks, notifications, platform calls, audit writes. Audit writes are
- * ordinary activities, not local ones: a local activity started from an update handler while the main
- * flow runs another completes in an order that replay cannot reproduce (a nondeterminism error the
- * replay test caught).
+ * Audit writes. Ordinary activities, not local ones: a local activity started from an update handler
+ * while the main flow runs another completes in an order that replay cannot reproduce (a nondeterminism
+ * error the replay test caught).
  */
-export const quick = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+export const audit = proxyActivities<AuditActivities>(quick);
+
+/** Notifications: several webhooks in turn, each with an idempotency key. */
+export const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1m', retry });
+
+/** The platform port: scale, maintenance mode, restart. Every call is idempotent (to-N, request ids). */
+export const platform = proxyActivities<PlatformActivities>({ startToCloseTimeout: '1m', retry });
+
+/** Queue depth and probe jobs (the waits are in `waits`). */
+export const queues = proxyActivities<QueueActivities & ProbeActivities>(quick);
+
+/** Target locks: signal-with-start of the lock workflow, and whether a holder still runs. */
+export const locks = proxyActivities<LockActivities>(quick);
 
 /** Work that may take long (backups, maintenance tasks): heartbeats, so a dead worker is noticed in 10s. */
-export const long = proxyActivities<Activities>({
-  startToCloseTimeout: '4h',
-  heartbeatTimeout: '10s',
-  retry: { ...retry, maximumAttempts: 3 },
-});
+const long: ActivityOptions = { startToCloseTimeout: '4h', heartbeatTimeout: '10s', retry: { ...retry, maximumAttempts: 3 } };
+export const backups = proxyActivities<BackupActivities>(long);
+export const maintenanceTasks = proxyActivities<MaintenanceTaskActivities>(long);
 
-/** A heartbeating wait bounded by `timeoutMs` (e.g. draining a queue). */
-export function waiting(timeoutMs: number): Activities {
-  const options: ActivityOptions = {
+/** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering). */
+export function waits(timeoutMs: number): Pick<QueueActivities & ProbeActivities, 'waitForQueueDrain' | 'waitForRecovery'> {
+  return proxyActivities<QueueActivities & ProbeActivities>({
     startToCloseTimeout: timeoutMs + 60_000,
     heartbeatTimeout: '10s',
     retry: { ...retry, maximumAttempts: 3 },
-  };
-  return proxyActivities<Activities>(options);
+  });
 }

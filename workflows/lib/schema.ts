@@ -1,23 +1,20 @@
 // Schema pieces shared by runbook inputs. Pure (zod only), so they run in the workflow sandbox and at the
-// edges (HTTP API, CLI) alike: the same rules everywhere, checked once at each edge.
+// edges (HTTP API, CLI) alike: the same rules everywhere, checked once at each edge. Every duration and
+// count has a maximum, so no valid input can make a run's history grow without bound.
 import { z } from 'zod';
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs, parseDuration } from '../../common/duration';
 
-/** A Temporal duration string: '90s', '30m', '4h', '2 days'. */
-export const duration = z.string().refine(
-  (s) => {
-    try {
-      return msToNumber(s as Parameters<typeof msToNumber>[0]) > 0;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a positive duration such as "90s", "30m" or "4h"' },
-);
-
-export function toMs(d: string): number {
-  return msToNumber(d as Parameters<typeof msToNumber>[0]);
+/** A duration string ('90s', '30m', '4h', '2 days') of at most `max`. */
+export function duration(max: string): z.ZodString {
+  const maxMs = durationMs(max);
+  return z.string().superRefine((s, ctx) => {
+    const n = parseDuration(s);
+    if (n === undefined) ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as "90s", "30m" or "4h"' });
+    else if (n > maxMs) ctx.addIssue({ code: 'custom', message: `must be at most ${max}` });
+  });
 }
+
+export const toMs = durationMs;
 
 /** A target or person name as configured: lower-case, digits, dashes. */
 export const targetName = z
@@ -44,3 +41,18 @@ export const collectionName = z
 export const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time like 2026-11-24T22:00:00Z' });
 
 export const person = targetName;
+
+/**
+ * Fields every runbook input has. `historyLimit` bounds one run's event history: past it (or when Temporal
+ * suggests it) a long step continues as new, carrying its state. Lower it only to test that path.
+ */
+export const baseInputShape = {
+  requestedBy: person.describe('who asks for this run; cannot approve it'),
+  reason: z.string().max(500).optional().describe('shown to approvers and in notifications'),
+  dryRun: z.boolean().default(false).describe('validate, resolve targets and return the plan; change nothing'),
+  onConflict: z
+    .enum(['wait', 'refuse'])
+    .default('wait')
+    .describe('another run holds the same target: wait for it (bounded) or refuse at once'),
+  historyLimit: z.number().int().min(200).max(40_000).default(10_000).describe('continue as new past this many history events'),
+};

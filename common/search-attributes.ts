@@ -1,5 +1,5 @@
-// Search attributes the runbooks set, so people can find runs in the Web UI ("RunbookStatus" =
-// "awaiting-approval") and the worker can count pending approvals. Safe to import from workflows.
+// Search attributes every runbook run sets, so people can find runs in the Web UI ("RunbookStatus" =
+// "awaiting-approval") and the worker can count pending approvals. Registered by temporal-config/setup.ts.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const RunbookType = defineSearchAttributeKey('RunbookType', SearchAttributeType.KEYWORD);

@@ -1,21 +1,15 @@
-// Input, result and plan types of the maintenance-window runbook. Shared by the workflow (which validates
-// its own input) and the clients (which validate the same schema before starting a run).
+// The maintenance-window runbook's contract: its input schema (validated by the workflow and, before
+// starting a run, by every front door through the registry), its result, and an example input.
 import { z } from 'zod';
-import { approvalPolicySchema, type ApprovalState } from './lib/approval-rules';
-import type { PlanStep, RunOutcome } from './lib/runbook';
-import type { CompensationResult } from './lib/saga';
-import { collectionName, duration, isoTime, person, relationName, targetName, toMs } from './lib/schema';
+import type { BackupInfo, MaintenanceTask } from '../../activities';
+import { approvalPolicySchema } from '../lib/approval-rules';
+import type { RunbookResult } from '../lib/result';
+import { baseInputShape, collectionName, duration, isoTime, relationName, targetName, toMs } from '../lib/schema';
 
-const pgTarget = targetName.optional().describe('postgres target; default: the service\'s first');
-const mongoTarget = targetName.optional().describe('mongo target; default: the service\'s first');
+const pgTarget = targetName.optional().describe("postgres target; default: the service's first");
+const mongoTarget = targetName.optional().describe("mongo target; default: the service's first");
 
-export const TASK_KINDS = [
-  'vacuum-analyze',
-  'analyze',
-  'reindex-table',
-  'refresh-materialized-view',
-  'mongo-rebuild-indexes',
-] as const;
+export const TASK_KINDS = ['vacuum-analyze', 'analyze', 'reindex-table', 'refresh-materialized-view', 'mongo-rebuild-indexes'] as const;
 
 export const maintenanceTaskSchema = z.discriminatedUnion(
   'kind',
@@ -29,9 +23,12 @@ export const maintenanceTaskSchema = z.discriminatedUnion(
   { error: () => `unknown task kind; known kinds: ${TASK_KINDS.join(', ')}` },
 );
 
-export type MaintenanceTask = z.output<typeof maintenanceTaskSchema>;
+// The schema's output is what the activities take: a compile-time check that the two never drift apart.
+const _sameTask: MaintenanceTask = {} as z.output<typeof maintenanceTaskSchema>;
+void _sameTask;
 
 export const DEFAULT_WINDOW_LENGTH = '2h';
+export const MAX_WINDOW_LENGTH = '7d';
 
 /** The window as epoch milliseconds; `now` is when the run started. */
 export function resolveWindow(w: { start?: string; end?: string; length?: string }, now: number): { start: number; end: number } {
@@ -41,34 +38,34 @@ export function resolveWindow(w: { start?: string; end?: string; length?: string
 
 export const maintenanceWindowInputSchema = z
   .object({
+    ...baseInputShape,
     service: targetName.describe('configured service to maintain, e.g. "reports"'),
-    requestedBy: person.describe('who asks for this run; cannot approve it'),
-    reason: z.string().max(500).optional().describe('shown to approvers and in notifications'),
     window: z
       .object({
         start: isoTime.optional().describe('when work may begin; default: when the run starts'),
         end: isoTime.optional().describe('hard stop: no step that changes anything starts after it'),
-        length: duration.optional().describe('instead of end: how long the window lasts (default 2h)'),
+        length: duration(MAX_WINDOW_LENGTH).optional().describe('instead of end: how long the window lasts (default 2h)'),
       })
       .strict()
       .refine((w) => !(w.end && w.length), { path: ['length'], message: 'give window.end or window.length, not both' })
       .refine((w) => !w.start || !w.end || Date.parse(w.end) > Date.parse(w.start), { path: ['end'], message: 'must be after window.start' })
+      .refine((w) => !w.start || !w.end || Date.parse(w.end) - Date.parse(w.start) <= toMs(MAX_WINDOW_LENGTH), {
+        path: ['end'],
+        message: `a window lasts at most ${MAX_WINDOW_LENGTH}`,
+      })
       .prefault({})
       .describe('the maintenance window; {} means "from now for 2 hours"'),
     tasks: z.array(maintenanceTaskSchema).min(1, 'needs at least one task').max(50),
     approval: approvalPolicySchema.prefault({}),
-    dryRun: z.boolean().default(false).describe('validate and return the plan; change nothing'),
     backup: z.boolean().default(true).describe('pg_dump the service database before any change'),
-    drainTimeout: duration.default('10m').describe('how long to wait for the job queue to empty'),
-    monitoringPeriod: duration.default('30m').describe('how long to watch the service after maintenance'),
-    monitorInterval: duration.default('1m').describe('how often to check during monitoring'),
+    drainTimeout: duration('4h').default('10m').describe('how long to wait for the job queue to empty'),
+    monitoringPeriod: duration('24h').default('30m').describe('how long to watch the service after maintenance'),
+    monitorInterval: duration('1h').default('1m').describe('how often to check during monitoring'),
   })
   .strict();
 
 export type MaintenanceWindowInput = z.input<typeof maintenanceWindowInputSchema>;
 export type MaintenanceWindowParams = z.output<typeof maintenanceWindowInputSchema>;
-
-export type MaintenanceOutcome = RunOutcome;
 
 export interface TaskOutcome {
   index: number;
@@ -78,27 +75,10 @@ export interface TaskOutcome {
   detail?: string;
 }
 
-export interface BackupInfo {
-  database: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  tables: number;
-  reused: boolean;
-}
-
-export interface MaintenanceWindowResult {
-  outcome: MaintenanceOutcome;
-  reason: string;
+export interface MaintenanceWindowResult extends RunbookResult {
   service: string;
-  plan: PlanStep[];
   tasks: TaskOutcome[];
-  approval: ApprovalState;
   backup?: BackupInfo;
-  compensations: CompensationResult[];
-  warnings: string[];
-  startedAt: string;
-  finishedAt: string;
 }
 
 /** A ready-to-paste example input (README, CLI `--example`, Web UI): a window from now for 2 hours. */
@@ -119,4 +99,12 @@ export function exampleMaintenanceInput(): MaintenanceWindowInput {
     monitoringPeriod: '2m',
     monitorInterval: '30s',
   };
+}
+
+export function summarizeMaintenance(r: MaintenanceWindowResult): string[] {
+  const mark = { done: '✓', skipped: '–', 'not-run': '·' } as const;
+  return [
+    ...r.tasks.map((t) => `${mark[t.status]} ${t.description}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`),
+    ...(r.backup ? [`backup: ${r.backup.file} (${r.backup.bytes} bytes, ${r.backup.tables} tables)`] : []),
+  ];
 }

@@ -1,37 +1,11 @@
-// The shape every runbook shares: a plan of steps (the `plan` query, and the dry-run result), progress
-// (the `progress` query, and the RunbookStatus search attribute the Web UI can filter on), and metrics
+// What a run shows while it runs: its plan of steps (the `plan` query, and the dry-run result), where it
+// is (the `progress` query, and the RunbookStatus search attribute the Web UI can filter on), and metrics
 // emitted through a sink so replays never count twice.
 import { defineQuery, proxySinks, setHandler, upsertSearchAttributes, type Sinks } from '@temporalio/workflow';
+import { RunbookRequester, RunbookStatus, RunbookTarget, RunbookType } from '../../common/search-attributes';
 import { failureMessage } from './errors';
-import { RunbookRequester, RunbookStatus, RunbookTarget, RunbookType } from '../../temporal-config/search-attributes';
-
-export type StepKind = 'check' | 'notify' | 'gate' | 'wait' | 'backup' | 'drain' | 'scale' | 'task' | 'verify' | 'monitor' | 'report';
-export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
-
-export interface PlanStep {
-  id: string;
-  kind: StepKind;
-  title: string;
-  status: StepStatus;
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-}
-
-/** How a run ended when it ended with a result (a failed run ends as a workflow failure instead). */
-export type RunOutcome = 'completed' | 'completed-with-warnings' | 'rejected' | 'timed-out' | 'window-ended' | 'aborted' | 'dry-run';
-
-/** Where a run is; also the RunbookStatus search attribute. */
-export type RunStatus =
-  | 'validating'
-  | 'pre-checks'
-  | 'awaiting-approval'
-  | 'waiting-for-window'
-  | 'running'
-  | 'monitoring'
-  | 'compensating'
-  | 'failed'
-  | RunOutcome;
+import type { PlanStep, RunStatus, StepKind } from './result';
+import { StopRun } from './stop';
 
 export interface RunbookProgress {
   runbook: string;
@@ -41,6 +15,8 @@ export interface RunbookProgress {
   stepsTotal: number;
   percent: number;
   message: string;
+  /** The run that holds this run's target while this one waits for it. */
+  waitingFor?: string;
   updatedAt: string;
 }
 
@@ -57,28 +33,41 @@ export interface RunbookSinks extends Sinks {
 
 const { metrics } = proxySinks<RunbookSinks>();
 
-export class Runbook {
+export class RunProgress {
   private steps: PlanStep[] = [];
-  private state: RunbookProgress;
+  private readonly state: RunbookProgress;
 
   constructor(
     readonly type: string,
-    ids: { target?: string; requester?: string },
+    opts: { resumed?: { plan: PlanStep[]; status: RunStatus; message: string } } = {},
   ) {
     this.state = { runbook: type, status: 'validating', stepsDone: 0, stepsTotal: 0, percent: 0, message: 'validating input', updatedAt: now() };
     setHandler(plan, () => this.steps);
     setHandler(progress, () => this.state);
+    if (opts.resumed) {
+      // Continued as new: the same run to people, so it is not counted as started again.
+      this.steps = opts.resumed.plan;
+      this.state.status = opts.resumed.status;
+      this.state.message = opts.resumed.message;
+      this.refresh();
+    } else {
+      metrics.runStarted(type);
+    }
     upsertSearchAttributes([
       { key: RunbookType, value: type },
-      { key: RunbookStatus, value: 'validating' },
+      { key: RunbookStatus, value: this.state.status },
+    ]);
+  }
+
+  identify(ids: { target?: string; requester?: string }): void {
+    upsertSearchAttributes([
       ...(ids.target ? [{ key: RunbookTarget, value: ids.target }] : []),
       ...(ids.requester ? [{ key: RunbookRequester, value: ids.requester }] : []),
     ]);
-    metrics.runStarted(type);
   }
 
   setPlan(steps: Array<Pick<PlanStep, 'id' | 'kind' | 'title'>>): PlanStep[] {
-    this.steps = steps.map((s) => ({ ...s, status: 'pending' as const }));
+    this.steps = steps.map((s) => ({ id: s.id, kind: s.kind, title: s.title, status: 'pending' as const }));
     this.refresh();
     return this.steps;
   }
@@ -87,10 +76,20 @@ export class Runbook {
     return this.steps;
   }
 
-  setStatus(status: RunStatus, message: string): void {
+  get status(): RunStatus {
+    return this.state.status;
+  }
+
+  get message(): string {
+    return this.state.message;
+  }
+
+  setStatus(status: RunStatus, message: string, waitingFor?: string): void {
     if (status !== this.state.status) upsertSearchAttributes([{ key: RunbookStatus, value: status }]);
     this.state.status = status;
     this.state.message = message;
+    if (waitingFor) this.state.waitingFor = waitingFor;
+    else delete this.state.waitingFor;
     this.refresh();
   }
 
@@ -98,7 +97,7 @@ export class Runbook {
   async step<T>(id: string, fn: () => Promise<T>, detail?: (result: T) => string | undefined): Promise<T> {
     const s = this.find(id);
     s.status = 'running';
-    s.startedAt = now();
+    s.startedAt ??= now();
     this.state.currentStep = id;
     this.refresh();
     const started = Date.now();
@@ -109,7 +108,7 @@ export class Runbook {
       if (d) s.detail = d;
       return result;
     } catch (err) {
-      s.status = 'failed';
+      s.status = err instanceof StopRun ? 'done' : 'failed';
       s.detail = failureMessage(err);
       throw err;
     } finally {
@@ -130,6 +129,11 @@ export class Runbook {
 
   skipRemaining(why: string): void {
     for (const s of this.steps) if (s.status === 'pending') this.skip(s.id, why);
+  }
+
+  /** The step that was running or failed when a run stopped. */
+  get interruptedAt(): string | undefined {
+    return this.steps.find((x) => x.status === 'failed' || x.status === 'running')?.id;
   }
 
   finish(status: RunStatus, message: string): void {
@@ -156,3 +160,5 @@ export class Runbook {
 function now(): string {
   return new Date().toISOString();
 }
+
+export type { StepKind };

@@ -1,0 +1,107 @@
+// The one list of runbooks every front door reads: the CLI, the stack's banner, and the coming HTTP API
+// and schedules. Each entry: the workflow (typed starts), its input schema, CLI name, id prefix, example
+// input and a summary of a result. Adding a runbook adds one entry here; no front door names a runbook.
+import type { z } from 'zod';
+import type { RunbookResult } from '../workflows/lib/result';
+import { describeIssues } from '../workflows/lib/validate';
+import {
+  exampleMaintenanceInput,
+  maintenanceWindowInputSchema,
+  summarizeMaintenance,
+  type MaintenanceWindowResult,
+} from '../workflows/maintenance-window/contract';
+import type { maintenanceWindow } from '../workflows/maintenance-window/workflow';
+import {
+  exampleRestartWorkersInput,
+  restartWorkersInputSchema,
+  summarizeRestart,
+  type RestartWorkersResult,
+} from '../workflows/restart-workers/contract';
+import type { restartWorkers } from '../workflows/restart-workers/workflow';
+
+/** Any runbook workflow function: (input, resume?) => result. */
+export type RunbookWorkflow = (input: never, resume?: never) => Promise<RunbookResult>;
+export type InputOf<W> = W extends (input: infer I, ...rest: never[]) => unknown ? I : never;
+export type ResultOf<W> = W extends (...args: never[]) => Promise<infer R> ? R : never;
+
+/** A runbook as its own code declares it, fully typed. */
+export interface RunbookSpec<W extends RunbookWorkflow> {
+  /** CLI name, kebab case: `npm run runbook -- start <name>`. */
+  name: string;
+  /** The workflow type (the workflow function's name). */
+  workflowType: string;
+  summary: string;
+  /** Workflow ids are `<idPrefix>-<target>-<time>-<random>`. */
+  idPrefix: string;
+  schema: z.ZodType<{ requestedBy: string; dryRun?: boolean }, InputOf<W>>;
+  /** An input that really runs on the local stack. */
+  example(): InputOf<W>;
+  /** What a run acts on, for its workflow id. */
+  targetOf(input: InputOf<W>): string;
+  summarize(result: ResultOf<W>): string[];
+}
+
+/** A registry entry as front doors use it: input arrives as unknown JSON and is validated here. */
+export interface RunbookEntry {
+  readonly name: string;
+  readonly workflowType: string;
+  readonly summary: string;
+  readonly idPrefix: string;
+  /** Validates input with the runbook's own schema (the workflow checks it again). */
+  parse(input: unknown): { ok: true; target: string; requestedBy: string; dryRun: boolean } | { ok: false; error: string };
+  example(): Record<string, unknown>;
+  summarize(result: RunbookResult): string[];
+}
+
+function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): RunbookEntry {
+  return {
+    name: spec.name,
+    workflowType: spec.workflowType,
+    summary: spec.summary,
+    idPrefix: spec.idPrefix,
+    parse(input) {
+      const r = spec.schema.safeParse(input);
+      if (!r.success) return { ok: false, error: `invalid ${spec.name} input: ${describeIssues(r.error)}` };
+      return { ok: true, target: spec.targetOf(input as InputOf<W>), requestedBy: r.data.requestedBy, dryRun: r.data.dryRun ?? false };
+    },
+    example: () => spec.example() as Record<string, unknown>,
+    summarize: (result) => spec.summarize(result as ResultOf<W>),
+  };
+}
+
+export const RUNBOOKS: readonly RunbookEntry[] = [
+  defineRunbook<typeof maintenanceWindow>({
+    name: 'maintenance-window',
+    workflowType: 'maintenanceWindow',
+    summary: 'planned maintenance: backup, drain, database tasks, verify, monitor, after approval',
+    idPrefix: 'maintenance',
+    schema: maintenanceWindowInputSchema,
+    example: exampleMaintenanceInput,
+    targetOf: (i) => i.service,
+    summarize: (r: MaintenanceWindowResult) => summarizeMaintenance(r),
+  }),
+  defineRunbook<typeof restartWorkers>({
+    name: 'restart-workers',
+    workflowType: 'restartWorkers',
+    summary: "restart a service's job processors gracefully; force-restart them after approval if that does not recover them",
+    idPrefix: 'restart',
+    schema: restartWorkersInputSchema,
+    example: exampleRestartWorkersInput,
+    targetOf: (i) => i.service,
+    summarize: (r: RestartWorkersResult) => summarizeRestart(r),
+  }),
+];
+
+export class UnknownRunbookError extends Error {
+  override name = 'UnknownRunbookError';
+}
+
+export function runbookByName(name: string): RunbookEntry {
+  const e = RUNBOOKS.find((r) => r.name === name);
+  if (!e) throw new UnknownRunbookError(`no runbook "${name}"; known runbooks: ${RUNBOOKS.map((r) => r.name).join(', ')}`);
+  return e;
+}
+
+export function runbookByType(workflowType: string): RunbookEntry | undefined {
+  return RUNBOOKS.find((r) => r.workflowType === workflowType);
+}
