@@ -13,22 +13,21 @@ export default async function globalSetup(): Promise<void> {
   let reports;
   try {
     reports = await ensure(SERVERS, (r) => r.state === 'started' && started.push(r.name));
+    const dir = path.join(DATA, 'test');
+    mkdirSync(dir, { recursive: true });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+    });
+    const codePath = path.join(dir, 'workflow-bundle.js');
+    writeFileSync(codePath, code);
+    process.env.TEST_WORKFLOW_BUNDLE = codePath;
   } catch (err) {
     // Jest skips the global teardown when the setup fails: stop what this run started here.
     await stop(started);
     throw err;
   }
   (globalThis as { __RUNBOOK_STARTED__?: string[] }).__RUNBOOK_STARTED__ = started;
-
-  const dir = path.join(DATA, 'test');
-  mkdirSync(dir, { recursive: true });
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
-  });
-  const codePath = path.join(dir, 'workflow-bundle.js');
-  writeFileSync(codePath, code);
-  process.env.TEST_WORKFLOW_BUNDLE = codePath;
   const s = loadSecrets();
   process.env.TEST_PG_PASSWORD = s.PG_PASSWORD;
   process.env.TEST_REDIS_PASSWORD = s.REDIS_PASSWORD;
