@@ -37,7 +37,36 @@ export default tseslint.config(
           patterns: [
             { group: ['**/activities', '**/activities/**'], allowTypeImports: true, message: 'import activities as types only (import type)' },
             { group: ['**/config/**', '**/workers/**', '**/client/**', '**/demo/**', '**/scripts/**'], message: 'not workflow code' },
+            { group: ['@temporalio/*/lib/**'], message: 'no imports from SDK internals' },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // Dependencies run one way: client -> workflows -> activities -> common. Activities own the types of
+    // what they do; names both sides share live in common/.
+    files: ['activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+(workflows|client|workers)(/|$)', message: 'activities must not depend on workflows or clients; put shared names in common/' },
+            { group: ['@temporalio/*/lib/**'], message: 'no imports from SDK internals' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['common/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'common/ is sandbox-safe: no Node built-ins' })),
+          patterns: [{ regex: '^(\\.\\./|@temporalio/[^/]+/lib/)', message: 'common/ depends on nothing of ours (and on no SDK internals)' }],
         },
       ],
     },

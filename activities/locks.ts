@@ -11,11 +11,12 @@ export type LockActivities = ReturnType<typeof createLockActivities>;
 export function createLockActivities(deps: Deps) {
   return {
     async requestLock(request: LockRequest): Promise<{ lockWorkflowId: string }> {
-      const workflowId = lockWorkflowId(request.key);
+      const taskQueue = Context.current().info.taskQueue;
+      const workflowId = lockWorkflowId(taskQueue, request.key);
       const args: [LockWorkflowInput] = [{ key: request.key, checkEveryMs: deps.config.locks.holderCheckMs }];
       await deps.temporal().workflow.signalWithStart(LOCK_WORKFLOW_TYPE, {
         workflowId,
-        taskQueue: Context.current().info.taskQueue,
+        taskQueue,
         args,
         signal: LockSignal.request,
         signalArgs: [request],

@@ -15,9 +15,13 @@ export const LockSignal = {
   queued: 'lockQueued',
 } as const;
 
-/** Workflow id of the lock of `key`, e.g. lock:service:reports. */
-export function lockWorkflowId(key: string): string {
-  return `lock:${key}`;
+/**
+ * Workflow id of the lock of `key` on a task queue, e.g. lock:runbooks:service:reports. The lock runs on the
+ * task queue of the runs that use it, so the same workers serve it; runs on different task queues do not
+ * exclude each other.
+ */
+export function lockWorkflowId(taskQueue: string, key: string): string {
+  return `lock:${taskQueue}:${key}`;
 }
 
 export interface LockRequest {

@@ -3,14 +3,14 @@
 // platform state, the audit table, the webhook sink and the workflow history.
 import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
 import { castVote, VoteRefusedError } from '../../client/runbooks';
 import { approveFromUi, pendingApprovals } from '../../workflows/lib/approval';
 import { plan, progress } from '../../workflows/lib/progress';
 import { exampleMaintenanceInput, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window/contract';
 import { createTestEnv, eventually, maintenanceInput, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
+import { enqueue as enqueueJobs, failureOf, gateOpen, platform as platformOf, startRun, type DemoState, type RunHandle } from '../helpers/runs';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -19,19 +19,9 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.cleanup());
 
-type Handle = WorkflowHandle<(i: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>;
+type Handle = RunHandle<MaintenanceWindowResult>;
 
-function start(input: MaintenanceWindowInput, id = workflowId('mw')): Promise<Handle> {
-  return env.client.workflow.start<(i: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>('maintenanceWindow', {
-    taskQueue: env.taskQueue,
-    workflowId: id,
-    args: [input],
-  });
-}
-
-async function gateOpen(h: Handle): Promise<void> {
-  await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', 20_000, 'the approval gate to open');
-}
+const start = (input: MaintenanceWindowInput, id = workflowId('mw')): Promise<Handle> => startRun<MaintenanceWindowResult>(env, 'maintenanceWindow', input, id);
 
 interface TableStats {
   last_vacuum: Date | null;
@@ -51,27 +41,8 @@ async function auditKinds(id: string): Promise<string[]> {
   return (await env.deps.audit.forWorkflow(id)).map((r) => r.kind);
 }
 
-async function platform(): Promise<{ replicas: number; maintenance: boolean }> {
-  const token = (env.rawConfig.services.reports!.platform as { token: string }).token;
-  const res = await fetch(`${env.demo.url}/admin/state`, { headers: { authorization: `Bearer ${token}` } });
-  return (await res.json()) as { replicas: number; maintenance: boolean };
-}
-
-async function enqueue(n: number): Promise<void> {
-  const jobs = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `seed-${i}`, reportId: 1 + (i % 200) }));
-  await env.redis.lpush(env.queue.pending, ...jobs);
-}
-
-async function failureOf(h: Handle): Promise<ApplicationFailure> {
-  const err = await h.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
+const platform = (): Promise<DemoState> => platformOf(env);
+const enqueue = (n: number): Promise<void> => enqueueJobs(env, n);
 
 async function scheduledActivities(h: Handle): Promise<number> {
   const history = await h.fetchHistory();

@@ -1,64 +1,29 @@
 // Durability: the real worker process (workers/main.ts) is SIGKILLed mid-run and a new one takes over.
 // The run completes and the audit store shows every task completed exactly once, and the finished task
 // was not started again. The new worker's /metrics serves runbook metrics and the SDK's own.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window/contract';
 import { castVote } from '../../client/runbooks';
 import { pendingApprovals } from '../../workflows/lib/approval';
-import { createTestEnv, eventually, maintenanceInput, NAMESPACE, TEMPORAL_ADDRESS, workflowId, type TestEnv } from '../helpers/env';
+import { createTestEnv, eventually, maintenanceInput, workflowId, type TestEnv } from '../helpers/env';
+import { exited, startWorkerProcess as startWorker } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 let env: TestEnv;
 let dir: string;
 const workers: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  const srv = createServer();
-  return new Promise((resolve) =>
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    }),
-  );
-}
-
-async function startWorkerProcess(): Promise<{ child: ChildProcess; metricsUrl: string; output: () => string }> {
-  const [metricsPort, sdkPort] = [await freePort(), await freePort()];
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      RUNBOOK_CONFIG: path.join(dir, 'config.json'),
-      TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: NAMESPACE,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-      WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-      WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${sdkPort}`,
-      LOG_LEVEL: 'WARN',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  workers.push(child);
-  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
-  await eventually(async () => (await fetch(`${metricsUrl}/healthz`)).ok, 60_000, `worker process to be ready; output:\n${out}`);
-  return { child, metricsUrl, output: () => out };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+async function startWorkerProcess(): Promise<Awaited<ReturnType<typeof startWorker>>> {
+  const w = await startWorker(env, dir);
+  workers.push(w.child);
+  return w;
 }
 
 beforeAll(async () => {
   env = await createTestEnv();
   dir = mkdtempSync(path.join(tmpdir(), 'rbt-worker-'));
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(env.rawConfig), { mode: 0o600 });
   await env.pool.query('CREATE MATERIALIZED VIEW slow_stats AS SELECT 1 AS id, pg_sleep(2)::text AS slept');
   await env.pool.query('CREATE UNIQUE INDEX slow_stats_id ON slow_stats (id)');
 });

@@ -49,3 +49,21 @@ describe('maintenance-window input schema', () => {
     expect(issues({ ...exampleMaintenanceInput(), approval: { quorum: 0 } })).toMatch(/^approval\.quorum:/);
   });
 });
+
+describe('every duration and count in an input has a maximum', () => {
+  test.each([
+    ['monitoringPeriod', { monitoringPeriod: '48h' }, 'monitoringPeriod: must be at most 24h'],
+    ['drainTimeout', { drainTimeout: '5h' }, 'drainTimeout: must be at most 4h'],
+    ['window.length', { window: { length: '8d' } }, 'window.length: must be at most 7d'],
+    ['approval.timeout', { approval: { timeout: '31d' } }, 'approval.timeout: must be at most 30d'],
+    ['historyLimit', { historyLimit: 100 }, 'historyLimit: Too small: expected number to be >=200'],
+    ['not a duration', { monitorInterval: 'often' }, 'monitorInterval: must be a positive duration such as "90s", "30m" or "4h"'],
+  ])('%s', (_name, override, message) => {
+    expect(issues({ ...exampleMaintenanceInput(), ...override })).toBe(message);
+  });
+
+  test('tasks: at most 50', () => {
+    const tasks = Array.from({ length: 51 }, () => ({ kind: 'analyze', table: 'reports' }));
+    expect(issues({ ...exampleMaintenanceInput(), tasks })).toMatch(/^tasks: Too big/);
+  });
+});

@@ -519,7 +519,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.progress.skipRemaining(ending === 'failed' ? 'stopped after a failure' : ending);
       if (this.lock) {
         try {
-          await getExternalWorkflowHandle(lockWorkflowId(this.lock.key)).signal(lockRelease, { holder: this.workflowId, requestId: this.lock.requestId });
+          await getExternalWorkflowHandle(lockWorkflowId(workflowInfo().taskQueue, this.lock.key)).signal(lockRelease, { holder: this.workflowId, requestId: this.lock.requestId });
         } catch {
           // The lock is gone (it ended, or was terminated): nothing holds the target for us any more.
         }

@@ -51,6 +51,7 @@ const IDLE_MS = 60_000;
 export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockState, 'key'>): Promise<LockState> {
   const state: LockState = { key: input.key, waiting: carried?.waiting ?? [], expired: carried?.expired.slice(-20) ?? [], ...(carried?.holder ? { holder: carried.holder } : {}) };
   const inbox: Message[] = [];
+  const told = new Map<string, string>();
   setHandler(lockRequest, (r) => void inbox.push({ kind: 'request', r }));
   setHandler(lockRelease, (r) => void inbox.push({ kind: 'release', r }));
   setHandler(lockState, () => state);
@@ -87,14 +88,12 @@ export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockSt
         await tell(r.holder, lockGranted, notice(state.holder, r.requestId)); // a retried request: say it again
       } else if (state.waiting.some((w) => w.requestId === r.requestId)) {
         // already in line
-      } else if (!state.holder && state.waiting.length === 0) {
-        state.waiting.push(r);
-      } else if (r.mode === 'refuse') {
-        const h = state.holder ?? { holder: state.waiting[0]!.holder, runbook: state.waiting[0]!.runbook, requestId: state.waiting[0]!.requestId, since: new Date().toISOString() };
+      } else if (r.mode === 'refuse' && (state.holder || state.waiting.length)) {
+        const first = state.waiting[0]!;
+        const h = state.holder ?? { holder: first.holder, runbook: first.runbook, requestId: first.requestId, since: new Date().toISOString() };
         await tell(r.holder, lockRefused, notice(h, r.requestId));
       } else {
         state.waiting.push(r);
-        if (state.holder) await tell(r.holder, lockQueued, notice(state.holder, r.requestId, state.waiting.length));
       }
     }
 
@@ -102,6 +101,13 @@ export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockSt
       const next = state.waiting.shift()!;
       const h: LockHolder = { holder: next.holder, runbook: next.runbook, requestId: next.requestId, since: new Date().toISOString() };
       if (await tell(next.holder, lockGranted, notice(h, next.requestId))) state.holder = h;
+    }
+    // Everyone in line learns who holds the target now (once per holder), so they can say whom they wait for.
+    for (const [i, w] of state.waiting.entries()) {
+      if (state.holder && told.get(w.requestId) !== state.holder.requestId) {
+        told.set(w.requestId, state.holder.requestId);
+        await tell(w.holder, lockQueued, notice(state.holder, w.requestId, i + 1));
+      }
     }
 
     if (inbox.length) continue;
