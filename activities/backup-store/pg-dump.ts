@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Deps } from '../deps';
@@ -62,7 +62,8 @@ export function createBackupActivities(deps: Deps) {
       if (!target) throw new InvalidTargetError(`postgres target "${input.database}" is not configured`);
       const dir = path.resolve(deps.config.backups.dir);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = path.join(dir, `${safeFileName(input.name)}.dump`);
+      // The database is part of the name: the same run name for another database never reuses this dump.
+      const file = path.join(dir, `${safeFileName(`${input.name}-${input.database}`)}.dump`);
       const sumFile = `${file}.sha256`;
 
       const existing = await readFile(sumFile, 'utf8').catch(() => undefined);
@@ -75,7 +76,10 @@ export function createBackupActivities(deps: Deps) {
       }
 
       // One temp file per attempt: a pg_dump orphaned by a killed worker must not write into the retry's file.
-      const tmp = `${file}.partial-${Context.current().info.attempt}`;
+      const attempt = Context.current().info.attempt;
+      const tmp = `${file}.partial-${attempt}`;
+      // Partial files of earlier attempts (a killed worker) are never used: remove them.
+      for (let i = 1; i < attempt; i++) await rm(`${file}.partial-${i}`, { force: true });
       const conn = pgConnectionArgs(target.url);
       await withHeartbeat(
         (signal) =>
@@ -92,6 +96,8 @@ export function createBackupActivities(deps: Deps) {
       const { tables } = await verify(tmp);
       if (tables === 0) throw new Error(`backup of ${input.database} holds no table data; refusing to continue`);
       const sum = await sha256(tmp);
+      // A dump holds the whole database: readable by the worker's user only, whatever the folder allows.
+      await chmod(tmp, 0o600);
       await rename(tmp, file);
       await writeFile(sumFile, `${sum}\n`, { mode: 0o600 });
       return { database: input.database, file, bytes: (await stat(file)).size, sha256: sum, tables, reused: false };

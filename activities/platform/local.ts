@@ -1,4 +1,5 @@
 // Local platform adapter: talks to the admin API of a service run by the local stack (see demo/).
+import { UnsafeOperationError } from '../errors';
 import type { Platform, PlatformState, RestartMode, RestartResult } from './port';
 
 export class LocalPlatform implements Platform {
@@ -22,7 +23,10 @@ export class LocalPlatform implements Platform {
       throw new Error(`${this.service} platform: ${method} ${url} failed: ${(err as Error).message}`);
     }
     const text = await res.text();
-    if (!res.ok) throw new Error(`${this.service} platform: ${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
+    const message = `${this.service} platform: ${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`;
+    // A refused request (bad token, conflicting request id, invalid body) fails the same way every time.
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new UnsafeOperationError(message);
+    if (!res.ok) throw new Error(message);
     return JSON.parse(text) as T;
   }
 

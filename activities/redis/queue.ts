@@ -1,5 +1,6 @@
 import { Context, sleep } from '@temporalio/activity';
 import type { Deps } from '../deps';
+import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
 
 export interface QueueStats {
@@ -18,7 +19,7 @@ export type QueueActivities = ReturnType<typeof createQueueActivities>;
 export function createQueueActivities(deps: Deps) {
   async function stats(service: string): Promise<QueueStats> {
     const q = deps.service(service).queue;
-    if (!q) throw new Error(`service "${service}" has no queue configured`);
+    if (!q) throw new InvalidTargetError(`service "${service}" has no queue configured`);
     const r = deps.redis(q.redis);
     const [pending, processing, failed] = await Promise.all([r.llen(q.pending), r.llen(q.processing), r.llen(q.failed)]);
     return { pending, processing, failed };

@@ -47,10 +47,13 @@ async function wedge(jobs = 10): Promise<void> {
   await admin(env, 'PUT', '/faults', { wedged: false });
 }
 
+/** Healthy processors and an empty queue, whatever the test before left behind. */
 async function unwedge(): Promise<void> {
+  await admin(env, 'PUT', '/faults', { wedged: false });
   await admin(env, 'POST', '/workers/restart', { mode: 'force', requestId: `test-cleanup-${Date.now()}` });
-  await eventually(async () => (await depth()) === 0, 20_000, 'the queue to drain after cleanup');
+  await eventually(async () => (await depth()) === 0 && (await platform(env)).wedged === 0, 20_000, 'healthy processors and an empty queue');
 }
+beforeEach(unwedge);
 
 describe('with an in-process worker', () => {
   beforeAll(async () => env.startWorker());
@@ -110,7 +113,6 @@ describe('with an in-process worker', () => {
     expect(r.outcome).toBe('rejected');
     expect(r.reason).toMatch(/^rejected: rejected by dave: look at it first; the processors were not force-restarted and are still not processing jobs\. Graceful restart: not recovered/);
     expect((await platform(env)).wedged).toBe(2);
-    await unwedge();
   });
 
   test('force: false stops after the graceful restart without asking anyone', async () => {
@@ -119,7 +121,6 @@ describe('with an in-process worker', () => {
     expect(r.outcome).toBe('aborted');
     expect(r.approval.status).toBe('not-requested');
     expect((await platform(env)).wedged).toBe(2);
-    await unwedge();
   });
 
   test('dry run returns the plan and restarts nothing; bad input fails naming the field', async () => {

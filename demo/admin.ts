@@ -1,0 +1,75 @@
+// The admin API the local platform adapter and runbooks use: platform state, scaling, maintenance mode,
+// restarts of the processors, and fault injection.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Processors } from './processors';
+import type { RestartMode, Restarts } from './restarts';
+import type { PlatformStore } from './state';
+
+export interface AdminOptions {
+  token: string;
+  store: PlatformStore;
+  processors: Processors;
+  restarts: Restarts;
+}
+
+// Register with a prefix: as its own plugin, its token check runs on whatever path the router matched
+// (a hook testing the raw URL is bypassed by an encoded path such as /%61dmin).
+export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token, store, processors, restarts }) => {
+  const expected = Buffer.from(token);
+  admin.addHook('onRequest', async (req, reply) => {
+    const got = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      await reply.code(401).send({ error: 'admin API needs a valid bearer token' });
+    }
+  });
+
+  admin.get('/state', async () => ({
+    replicas: processors.replicas,
+    busy: processors.busy,
+    maintenance: store.maintenance,
+    generation: processors.generation,
+    wedged: processors.wedged,
+    rollout: processors.rolloutState(),
+  }));
+
+  admin.put<{ Body: { replicas: number } }>(
+    '/workers',
+    { schema: { body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 32 } } } } },
+    async (req) => {
+      const { previous, stopping } = await processors.scaleTo(req.body.replicas);
+      return { previous, replicas: req.body.replicas, stopping };
+    },
+  );
+
+  admin.post<{ Body: { mode: RestartMode; requestId: string } }>(
+    '/workers/restart',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['mode', 'requestId'],
+          additionalProperties: false,
+          properties: { mode: { type: 'string', enum: ['graceful', 'force'] }, requestId: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { code, body } = await restarts.apply(req.body.mode, req.body.requestId);
+      return reply.code(code).send(body);
+    },
+  );
+
+  admin.put<{ Body: { enabled: boolean } }>(
+    '/maintenance',
+    { schema: { body: { type: 'object', required: ['enabled'], additionalProperties: false, properties: { enabled: { type: 'boolean' } } } } },
+    async (req) => ({ previous: await store.setMaintenance(req.body.enabled), enabled: req.body.enabled }),
+  );
+
+  // false wedges nothing more but un-wedges nothing either: like a hung call, only a force restart ends it.
+  admin.put<{ Body: { wedged: boolean } }>(
+    '/faults',
+    { schema: { body: { type: 'object', required: ['wedged'], additionalProperties: false, properties: { wedged: { type: 'boolean' } } } } },
+    async (req) => ({ wedged: req.body.wedged ? processors.wedgeAll() : processors.wedged }),
+  );
+};

@@ -1,0 +1,92 @@
+// The public HTTP API: health, metrics, report requests, and the probe jobs runbooks use to prove that
+// jobs are processed. No token: this is what users and monitoring see.
+import type { FastifyPluginAsync } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import type { Pool } from 'pg';
+import { newJobId, type Job, type QueueNames } from './jobs';
+import type { DemoMetrics } from './metrics';
+import type { Probes } from './probes';
+import type { Processors } from './processors';
+import type { PlatformStore } from './state';
+
+export interface ApiOptions {
+  pool: Pool;
+  redis: Redis;
+  mongo: Db;
+  queue: QueueNames;
+  store: PlatformStore;
+  processors: Processors;
+  probes: Probes;
+  metrics: DemoMetrics;
+  version: string;
+}
+
+const probeId = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } as const;
+
+export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, version }) => {
+  app.get('/health', async (_req, reply) => {
+    const check = async (fn: () => Promise<unknown>): Promise<string> => {
+      try {
+        await fn();
+        return 'ok';
+      } catch (err) {
+        return `error: ${(err as Error).message}`;
+      }
+    };
+    const checks = {
+      postgres: await check(() => pool.query('SELECT 1')),
+      redis: await check(() => redis.ping()),
+      mongo: await check(() => mongo.command({ ping: 1 })),
+    };
+    const ok = Object.values(checks).every((c) => c === 'ok');
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? (store.maintenance ? 'maintenance' : 'ok') : 'degraded',
+      version,
+      checks,
+      workers: { replicas: processors.runningCount, busy: processors.busy },
+    });
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  app.post<{ Body: { reportId?: number; fail?: boolean } | undefined }>(
+    '/reports',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { reportId: { type: 'integer', minimum: 1, maximum: 200 }, fail: { type: 'boolean' } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (store.maintenance) return reply.code(503).header('retry-after', '600').send({ error: 'the reports service is in maintenance; try again later' });
+      const job: Job = { id: newJobId(), reportId: req.body?.reportId ?? 1, ...(req.body?.fail ? { fail: true } : {}) };
+      await redis.lpush(queue.pending, JSON.stringify(job));
+      return reply.code(202).send({ queued: job.id });
+    },
+  );
+
+  // Accepted in maintenance mode too: a probe is an operator checking the processors, not user work, and
+  // the runbook that restarts them may run during a maintenance window.
+  app.post<{ Body: { probeId: string } }>(
+    '/probes',
+    { schema: { body: { type: 'object', required: ['probeId'], additionalProperties: false, properties: { probeId } } } },
+    async (req, reply) => {
+      const { created, status } = await probes.enqueue(req.body.probeId);
+      return reply.code(created ? 202 : 200).send({ probeId: req.body.probeId, status });
+    },
+  );
+
+  app.get<{ Params: { probeId: string } }>(
+    '/probes/:probeId',
+    { schema: { params: { type: 'object', required: ['probeId'], additionalProperties: false, properties: { probeId } } } },
+    async (req, reply) => {
+      const status = await probes.status(req.params.probeId);
+      if (!status) return reply.code(404).send({ error: `no probe ${req.params.probeId} (unknown, or older than an hour)` });
+      return { probeId: req.params.probeId, status };
+    },
+  );
+};

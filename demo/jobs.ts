@@ -1,0 +1,32 @@
+// The job format shared by whoever enqueues (the public API, probes) and the processors that consume it.
+import { randomBytes } from 'node:crypto';
+
+export interface QueueNames {
+  pending: string;
+  processing: string;
+  failed: string;
+}
+
+export const DEFAULT_QUEUE: QueueNames = { pending: 'report_jobs_queue', processing: 'report_jobs_processing', failed: 'report_jobs_failed' };
+
+export interface Job {
+  id: string;
+  reportId: number;
+  fail?: boolean;
+  /** Set on an operator's probe job: its status is tracked under this id (see probes.ts). */
+  probe?: string;
+}
+
+export function newJobId(): string {
+  return `${Date.now()}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A job read back from Redis; undefined when someone pushed something that is not one. */
+export function parseJob(raw: string): Job | undefined {
+  try {
+    const job = JSON.parse(raw) as unknown;
+    return typeof job === 'object' && job !== null ? (job as Job) : undefined;
+  } catch {
+    return undefined;
+  }
+}
