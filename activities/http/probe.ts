@@ -5,6 +5,7 @@ import { Context, sleep } from '@temporalio/activity';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
+import { platformFor } from '../platform';
 import type { QueueStats } from '../redis/queue';
 
 export type ProbeStatus = 'queued' | 'processing' | 'done' | 'failed' | 'unknown';
@@ -17,6 +18,8 @@ export interface RecoveryResult {
   depthBefore: number;
   depthAfter: number;
   stats: QueueStats;
+  /** The restart's rollout on the platform: complete once every processor is of the new generation. */
+  rollout: 'complete' | 'in-progress' | 'not-reported';
 }
 
 export type ProbeActivities = ReturnType<typeof createProbeActivities>;
@@ -59,23 +62,31 @@ export function createProbeActivities(deps: Deps) {
      * Waits, up to `timeoutMs`, until the workers consume again: the probe job is done and the queue is not
      * deeper than when the wait began. Not recovering is a result, not an error: the runbook decides.
      */
-    async waitForRecovery(input: { service: string; probeId: string; timeoutMs: number; pollMs?: number }): Promise<RecoveryResult> {
+    async waitForRecovery(input: { service: string; probeId: string; timeoutMs: number; generation?: number; pollMs?: number }): Promise<RecoveryResult> {
       const url = `${probeUrl(input.service)}/${encodeURIComponent(input.probeId)}`;
       const carried = Context.current().info.heartbeatDetails as { startedAt?: number; depthBefore?: number } | undefined;
       const started = carried?.startedAt ?? Date.now();
       let stats = await depth(input.service);
       const depthBefore = carried?.depthBefore ?? stats.pending + stats.processing;
       let probe: ProbeStatus = (await call('GET', url)).status;
-      const recovered = (): boolean => probe === 'done' && stats.pending + stats.processing <= depthBefore;
+      // A restart has recovered when its rollout is done too: old processors finishing the probe prove little.
+      const rolloutOf = async (): Promise<RecoveryResult['rollout']> => {
+        if (input.generation === undefined) return 'not-reported';
+        const r = (await platformFor(deps, input.service).state()).rollout;
+        if (!r) return 'not-reported';
+        return r.generation > input.generation || (r.generation === input.generation && r.status === 'complete') ? 'complete' : 'in-progress';
+      };
+      let rollout = await rolloutOf();
+      const recovered = (): boolean => probe === 'done' && stats.pending + stats.processing <= depthBefore && rollout !== 'in-progress';
       return withHeartbeat(
         async () => {
           while (!recovered() && probe !== 'failed' && Date.now() - started < input.timeoutMs) {
             await sleep(input.pollMs ?? 250);
-            [stats, probe] = await Promise.all([depth(input.service), call('GET', url).then((r) => r.status)]);
+            [stats, probe, rollout] = await Promise.all([depth(input.service), call('GET', url).then((r) => r.status), rolloutOf()]);
           }
-          return { recovered: recovered(), waitedMs: Date.now() - started, probe, depthBefore, depthAfter: stats.pending + stats.processing, stats };
+          return { recovered: recovered(), waitedMs: Date.now() - started, probe, rollout, depthBefore, depthAfter: stats.pending + stats.processing, stats };
         },
-        () => ({ startedAt: started, depthBefore, probe, ...stats }),
+        () => ({ startedAt: started, depthBefore, probe, rollout, ...stats }),
       );
     },
   };

@@ -118,4 +118,6 @@ test('a long monitoring phase continues as new, carrying its state, and ends as 
   expect(kinds.filter((k) => k === 'run-started')).toHaveLength(1);
   expect(kinds.filter((k) => k === 'run-finished')).toHaveLength(1);
   expect(await platform(env)).toMatchObject({ replicas: 2, maintenance: false });
+  // The last run of the chain: it starts from the carried state (the resume argument).
+  await saveHistoryIfRecording('maintenance-window-continued-as-new', h);
 });

@@ -64,7 +64,7 @@ describe('with an in-process worker', () => {
     const r = await h.result();
     expect(r.outcome).toBe('completed');
     expect(r.recoveredBy).toBe('graceful');
-    expect(r.graceful!.recovery).toMatchObject({ recovered: true, probe: 'done' });
+    expect(r.graceful!.recovery).toMatchObject({ recovered: true, probe: 'done', rollout: 'complete' });
     expect(r.force).toBeUndefined();
     expect(r.approval.status).toBe('not-requested');
     expect(r.plan.filter((s) => s.status === 'skipped').map((s) => s.id)).toEqual(['approval-force', 'force-restart', 'force-recovery']);
@@ -84,7 +84,7 @@ describe('with an in-process worker', () => {
     const h = await start(input({ recoveryTimeout: '3s' }), 'rw-force');
     await gateOpen(h, 30_000);
     const waiting = await h.query(plan);
-    expect(waiting.find((s) => s.id === 'graceful-recovery')!.detail).toMatch(/^not recovered after 3\.\ds \(probe queued, queue \d+ -> \d+\)$/);
+    expect(waiting.find((s) => s.id === 'graceful-recovery')!.detail).toMatch(/^not recovered after 3\.\ds \(probe queued, queue \d+ -> \d+, rollout in-progress\)$/);
     // The rolling restart is stuck behind a processor that never finishes its job, as on a real platform.
     expect((await platform(env)).rollout).toMatchObject({ status: 'in-progress', updated: 0 });
     expect(await depth()).toBeGreaterThan(0);

@@ -422,6 +422,8 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     if (step.changes && this.deadline && Date.now() >= this.deadline.atMs) {
       this.stop(this.deadline.outcome, `${this.deadline.passed} before "${step.id}"`);
     }
+    // From here on the target may differ from how the run found it: endings say what was done and undone.
+    if (step.changes) this.comp.changed = true;
     if (step.undo) {
       const undo = step.undo;
       this.comp.add(undo.name, () => undo.run(this));
@@ -439,7 +441,8 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       title: `take exclusive use of ${key} (${mode === 'wait' ? `wait up to ${waitAtMost} for a run holding it` : 'refuse if another run holds it'})`,
       run: async () => {
         if (this.lock?.granted) return 'held';
-        const requestId = this.key('lock');
+        // Not keyed by workflow id: replay may run a history under another id, and must decide the same.
+        const requestId = `${this.runKey}:lock`;
         this.lock = { key, requestId, granted: false };
         const started = Date.now();
         await locks.requestLock({ key, holder: this.workflowId, runbook: this.def.type, requestId, mode });

@@ -32,7 +32,8 @@ const recovered = (r: RwRun): boolean => Boolean(r.state.graceful?.recovery.reco
 
 function describe(a: RestartAttempt): string {
   const r = a.recovery;
-  return `${r.recovered ? 'recovered' : 'not recovered'} after ${(r.waitedMs / 1000).toFixed(1)}s (probe ${r.probe}, queue ${r.depthBefore} -> ${r.depthAfter})`;
+  const rollout = r.rollout === 'not-reported' ? '' : `, rollout ${r.rollout}`;
+  return `${r.recovered ? 'recovered' : 'not recovered'} after ${(r.waitedMs / 1000).toFixed(1)}s (probe ${r.probe}, queue ${r.depthBefore} -> ${r.depthAfter}${rollout})`;
 }
 
 /** Restart, then prove the processors consume again. The restart is idempotent by its request id. */
@@ -50,7 +51,10 @@ function restartSteps(service: string, mode: RestartMode, input: RestartWorkersP
       ...(skipIf ? { skipIf } : {}),
       run: async (r) => {
         const restart = await platform.restartWorkers({ service, mode, requestId: r.key(`restart-${mode}`) });
-        r.state[mode] = { restart, recovery: { recovered: false, waitedMs: 0, probe: 'unknown', depthBefore: 0, depthAfter: 0, stats: { pending: 0, processing: 0, failed: 0 } } };
+        r.state[mode] = {
+          restart,
+          recovery: { recovered: false, waitedMs: 0, probe: 'unknown', rollout: 'not-reported', depthBefore: 0, depthAfter: 0, stats: { pending: 0, processing: 0, failed: 0 } },
+        };
         await r.audit('workers-restarted', `restart-${mode}`, { ...restart });
         return `generation ${restart.generation}${restart.killed !== undefined ? `, ${restart.killed} killed` : ''}${restart.repeated ? ' (already applied)' : ''}`;
       },
@@ -64,7 +68,7 @@ function restartSteps(service: string, mode: RestartMode, input: RestartWorkersP
         const probeId = `${r.runKey}-${mode}`;
         await queues.submitProbe({ service, probeId });
         const timeoutMs = toMs(input.recoveryTimeout);
-        const recovery = await waits(timeoutMs).waitForRecovery({ service, probeId, timeoutMs });
+        const recovery = await waits(timeoutMs).waitForRecovery({ service, probeId, timeoutMs, generation: r.state[mode]!.restart.generation });
         r.state[mode] = { restart: r.state[mode]!.restart, recovery };
         return describe(r.state[mode]);
       },
