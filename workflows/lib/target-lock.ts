@@ -48,36 +48,36 @@ const LOCK_HISTORY_LIMIT = 5000;
 /** An idle lock stays this long for the next request before it ends (the next request starts it again). */
 const IDLE_MS = 60_000;
 
-export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockState, 'key'>): Promise<LockState> {
-  const state: LockState = { key: input.key, waiting: carried?.waiting ?? [], expired: carried?.expired.slice(-20) ?? [], ...(carried?.holder ? { holder: carried.holder } : {}) };
-  const inbox: Message[] = [];
-  const told = new Map<string, string>();
-  setHandler(lockRequest, (r) => void inbox.push({ kind: 'request', r }));
-  setHandler(lockRelease, (r) => void inbox.push({ kind: 'release', r }));
-  setHandler(lockState, () => state);
+/** The lock's state and what it does with each message; the workflow function below is only its loop. */
+class Lock {
+  readonly inbox: Message[] = [];
+  private readonly told = new Map<string, string>();
 
-  const notice = (h: LockHolder, requestId: string, position?: number): LockNotice => ({
-    key: input.key,
-    requestId,
-    holder: h.holder,
-    holderRunbook: h.runbook,
-    since: h.since,
-    ...(position ? { position } : {}),
-  });
+  constructor(
+    readonly input: LockWorkflowInput,
+    readonly state: LockState,
+  ) {}
+
+  private notice(h: LockHolder, requestId: string, position?: number): LockNotice {
+    return { key: this.input.key, requestId, holder: h.holder, holderRunbook: h.runbook, since: h.since, ...(position ? { position } : {}) };
+  }
+
   // A run that ended since it asked cannot take a signal: that is not the lock's failure.
-  const tell = async (to: string, signal: typeof lockGranted, n: LockNotice): Promise<boolean> => {
+  private async tell(to: string, signal: typeof lockGranted, n: LockNotice): Promise<boolean> {
     try {
       await getExternalWorkflowHandle(to).signal(signal, n);
       return true;
     } catch (err) {
-      log.warn(`lock ${input.key}: could not signal ${to}: ${(err as Error).message}`);
+      log.warn(`lock ${this.input.key}: could not signal ${to}: ${(err as Error).message}`);
       return false;
     }
-  };
+  }
 
-  for (;;) {
-    while (inbox.length) {
-      const m = inbox.shift()!;
+  /** Requests join the line (or are refused at once, as they asked); releases free the target or leave the line. */
+  async handleInbox(): Promise<void> {
+    const state = this.state;
+    while (this.inbox.length) {
+      const m = this.inbox.shift()!;
       if (m.kind === 'release') {
         if (state.holder?.requestId === m.r.requestId) delete state.holder;
         else state.waiting = state.waiting.filter((w) => w.requestId !== m.r.requestId);
@@ -85,55 +85,76 @@ export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockSt
       }
       const r = m.r;
       if (state.holder?.requestId === r.requestId) {
-        await tell(r.holder, lockGranted, notice(state.holder, r.requestId)); // a retried request: say it again
+        await this.tell(r.holder, lockGranted, this.notice(state.holder, r.requestId)); // a retried request: say it again
       } else if (state.waiting.some((w) => w.requestId === r.requestId)) {
         // already in line
       } else if (r.mode === 'refuse' && (state.holder || state.waiting.length)) {
         const first = state.waiting[0]!;
         const h = state.holder ?? { holder: first.holder, runbook: first.runbook, requestId: first.requestId, since: new Date().toISOString() };
-        await tell(r.holder, lockRefused, notice(h, r.requestId));
+        await this.tell(r.holder, lockRefused, this.notice(h, r.requestId));
       } else {
         state.waiting.push(r);
       }
     }
+  }
 
+  /** Grants a free target to the first in line that still runs; tells the rest whom they wait for. */
+  async grant(): Promise<void> {
+    const state = this.state;
     while (!state.holder && state.waiting.length) {
       const next = state.waiting.shift()!;
       const h: LockHolder = { holder: next.holder, runbook: next.runbook, requestId: next.requestId, since: new Date().toISOString() };
-      if (await tell(next.holder, lockGranted, notice(h, next.requestId))) state.holder = h;
+      if (await this.tell(next.holder, lockGranted, this.notice(h, next.requestId))) state.holder = h;
     }
-    // Everyone in line learns who holds the target now (once per holder), so they can say whom they wait for.
+    // Once per holder, so a waiting run can say whom it waits for.
     for (const [i, w] of state.waiting.entries()) {
-      if (state.holder && told.get(w.requestId) !== state.holder.requestId) {
-        told.set(w.requestId, state.holder.requestId);
-        await tell(w.holder, lockQueued, notice(state.holder, w.requestId, i + 1));
+      if (state.holder && this.told.get(w.requestId) !== state.holder.requestId) {
+        this.told.set(w.requestId, state.holder.requestId);
+        await this.tell(w.holder, lockQueued, this.notice(state.holder, w.requestId, i + 1));
       }
     }
+  }
 
-    if (inbox.length) continue;
+  /** The lease: a holder that no longer runs (terminated, timed out) loses the target. */
+  async checkHolder(): Promise<void> {
+    const h = this.state.holder;
+    if (!h || (await locks.holderRunning({ workflowId: h.holder }))) return;
+    log.warn(`lock ${this.input.key}: holder ${h.holder} no longer runs; releasing it`);
+    this.state.expired.push({ ...h, at: new Date().toISOString() });
+    if (this.state.expired.length > 20) this.state.expired.shift();
+    // Only if nothing changed while we asked.
+    if (this.state.holder?.requestId === h.requestId) delete this.state.holder;
+  }
+}
+
+export async function targetLock(input: LockWorkflowInput, carried?: Omit<LockState, 'key'>): Promise<LockState> {
+  const lock = new Lock(input, {
+    key: input.key,
+    waiting: carried?.waiting ?? [],
+    expired: carried?.expired.slice(-20) ?? [],
+    ...(carried?.holder ? { holder: carried.holder } : {}),
+  });
+  setHandler(lockRequest, (r) => void lock.inbox.push({ kind: 'request', r }));
+  setHandler(lockRelease, (r) => void lock.inbox.push({ kind: 'release', r }));
+  setHandler(lockState, () => lock.state);
+  const message = (): boolean => lock.inbox.length > 0;
+
+  for (;;) {
+    await lock.handleInbox();
+    await lock.grant();
+    if (message()) continue;
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > LOCK_HISTORY_LIMIT) {
       await condition(allHandlersFinished);
-      if (!inbox.length) await continueAsNew<typeof targetLock>(input, { waiting: state.waiting, expired: state.expired, ...(state.holder ? { holder: state.holder } : {}) });
-      continue;
-    }
-
-    if (!state.holder) {
-      if (await condition(() => inbox.length > 0, IDLE_MS)) continue;
+      const { holder, waiting, expired } = lock.state;
+      if (!message()) await continueAsNew<typeof targetLock>(input, { waiting, expired, ...(holder ? { holder } : {}) });
+    } else if (!lock.state.holder) {
+      // Idle: wait a while for the next request, then end (the next request starts the lock again).
+      if (await condition(message, IDLE_MS)) continue;
       await condition(allHandlersFinished);
-      if (!inbox.length) return state;
-      continue;
-    }
-
-    if (!(await condition(() => inbox.length > 0, input.checkEveryMs))) {
-      const h = state.holder;
-      if (!(await locks.holderRunning({ workflowId: h.holder }))) {
-        log.warn(`lock ${input.key}: holder ${h.holder} no longer runs; releasing it`);
-        state.expired.push({ ...h, at: new Date().toISOString() });
-        if (state.expired.length > 20) state.expired.shift();
-        // Only if nothing changed while we asked.
-        if (state.holder?.requestId === h.requestId) delete state.holder;
-      }
+      if (!message()) return lock.state;
+    } else if (!(await condition(message, input.checkEveryMs))) {
+      await lock.checkHolder();
     }
   }
 }

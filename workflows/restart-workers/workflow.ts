@@ -46,8 +46,8 @@ function restartSteps(service: string, mode: RestartMode, input: RestartWorkersP
       changes: true,
       title:
         mode === 'graceful'
-          ? `graceful restart of ${service}'s processors (one at a time, each finishing its job)`
-          : `force restart of ${service}'s processors (kill at once; their jobs go back to the queue)`,
+          ? `graceful restart of the processors of ${service} (one at a time, each finishing its job)`
+          : `force restart of the processors of ${service} (kill at once; their jobs go back to the queue)`,
       ...(skipIf ? { skipIf } : {}),
       run: async (r) => {
         const restart = await platform.restartWorkers({ service, mode, requestId: r.key(`restart-${mode}`) });
@@ -83,7 +83,7 @@ function steps(input: RestartWorkersParams): RwStep[] {
     {
       id: 'precheck',
       kind: 'check',
-      title: `read ${service}'s queue depth and processors`,
+      title: `read the queue depth and processors of ${service}`,
       run: async (r) => {
         r.status('pre-checks', 'reading the queue and the processors');
         const [stats, state] = await Promise.all([queues.queueStats({ service }), platform.platformState({ service })]);
@@ -116,7 +116,7 @@ function steps(input: RestartWorkersParams): RwStep[] {
       skipIf: (r) => (recovered(r) ? 'the graceful restart recovered the processors' : undefined),
       run: async (r) => {
         const g = r.state.graceful ? describe(r.state.graceful) : 'did not run';
-        if (!input.force) r.stop('aborted', `the graceful restart did not recover ${service}'s processors (${g}) and the input does not allow a force restart`);
+        if (!input.force) r.stop('aborted', `the graceful restart did not recover the processors of ${service} (${g}) and the input does not allow a force restart`);
         const s = await r.approve({
           detail: `The graceful restart did not recover them: ${g}. A force restart kills the processors at once; their jobs go back to the queue.`,
           deniedNote: `the processors were not force-restarted and are still not processing jobs`,
@@ -150,7 +150,7 @@ function steps(input: RestartWorkersParams): RwStep[] {
 export const restartWorkersRunbook: RunbookDefinition<RestartWorkersParams, ResolvedService, State, RestartWorkersResult> = {
   type: TYPE,
   schema: restartWorkersInputSchema,
-  subject: (i) => `restart of ${i.service}'s job processors`,
+  subject: (i) => `restart of the job processors of ${i.service}`,
   target: (i) => i.service,
   async resolve(input) {
     const t = await lookups.resolveService({ service: input.service });
@@ -170,7 +170,7 @@ export const restartWorkersRunbook: RunbookDefinition<RestartWorkersParams, Reso
   steps,
   completed: (r) => {
     const by = r.state.graceful?.recovery.recovered ? 'graceful' : 'force';
-    return `${r.input.service}'s processors consume again after the ${by} restart: ${describe((by === 'graceful' ? r.state.graceful : r.state.force)!)}`;
+    return `the processors of ${r.input.service} consume again after the ${by} restart: ${describe((by === 'graceful' ? r.state.graceful : r.state.force)!)}`;
   },
   progressNote: (r) =>
     `Graceful restart: ${r.state.graceful ? describe(r.state.graceful) : 'not run'}. Force restart: ${r.state.force ? describe(r.state.force) : 'not run'}.`,
