@@ -22,9 +22,7 @@ export interface Deps {
 }
 
 function known(kind: string, name: string, table: Record<string, unknown>): never {
-  throw new InvalidTargetError(
-    `${kind} target "${name}" is not configured; known ${kind} targets: ${Object.keys(table).join(', ') || '(none)'}`,
-  );
+  throw new InvalidTargetError(`${kind} target "${name}" is not configured; known ${kind} targets: ${Object.keys(table).join(', ') || '(none)'}`);
 }
 
 export function createDeps(config: Config, opts: { temporal?: Client } = {}): Deps {
@@ -76,9 +74,7 @@ export function createDeps(config: Config, opts: { temporal?: Client } = {}): De
     service: (name) =>
       config.services[name] ??
       (() => {
-        throw new InvalidTargetError(
-          `service "${name}" is not configured; known services: ${Object.keys(config.services).join(', ') || '(none)'}`,
-        );
+        throw new InvalidTargetError(`service "${name}" is not configured; known services: ${Object.keys(config.services).join(', ') || '(none)'}`);
       })(),
     async close() {
       await Promise.allSettled([

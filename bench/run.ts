@@ -44,7 +44,10 @@ async function main(): Promise<void> {
   process.env.TEST_REDIS_PASSWORD = secrets.REDIS_PASSWORD;
   const dir = mkdtempSync(path.join(tmpdir(), 'rb-bench-'));
   const bundle = path.join(dir, 'bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
   writeFileSync(bundle, code);
   process.env.TEST_WORKFLOW_BUNDLE = bundle;
 
@@ -91,7 +94,11 @@ async function main(): Promise<void> {
     const oursMs: number[] = [];
     const n = Math.max(3, Math.floor(ROUNDS / 4));
     for (let i = 0; i < n; i++) {
-      rawMs.push(await time(() => run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(dir, `raw-${i}.dump`), ...conn.args], { env: { ...process.env, ...conn.env } })));
+      rawMs.push(
+        await time(() =>
+          run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(dir, `raw-${i}.dump`), ...conn.args], { env: { ...process.env, ...conn.env } }),
+        ),
+      );
       oursMs.push(await time(() => mock.run(backupPostgres, { database: 'reports-db', name: `bench-${i}` })));
     }
     const reuse = await time(() => mock.run(backupPostgres, { database: 'reports-db', name: 'bench-0' }));

@@ -61,11 +61,16 @@ async function vote(decision: 'approve' | 'reject', workflowId: string, opts: { 
 async function status(workflowId: string): Promise<void> {
   const d = await describeRun(await getClient(), workflowId);
   console.log(`${d.workflowId}  ${d.type}  execution ${d.status}`);
-  if (d.progress) console.log(`  ${d.progress.status}: ${d.progress.message}  (${d.progress.stepsDone}/${d.progress.stepsTotal} steps, ${d.progress.percent}%)`);
+  if (d.progress)
+    console.log(`  ${d.progress.status}: ${d.progress.message}  (${d.progress.stepsDone}/${d.progress.stepsTotal} steps, ${d.progress.percent}%)`);
   for (const s of d.plan ?? []) console.log(`  ${MARK[s.status] ?? '?'} ${s.title}${s.detail ? `  — ${s.detail}` : ''}`);
   const a = d.approvals;
   if (a && a.status !== 'not-requested') {
-    console.log(`  approval: ${a.status}${a.deadline ? `, deadline ${a.deadline}` : ''}; eligible: ${Object.keys(a.eligible).filter((p) => p !== a.requestedBy).join(', ')}`);
+    console.log(
+      `  approval: ${a.status}${a.deadline ? `, deadline ${a.deadline}` : ''}; eligible: ${Object.keys(a.eligible)
+        .filter((p) => p !== a.requestedBy)
+        .join(', ')}`,
+    );
     for (const v of a.votes) console.log(`    ${v.decision} by ${v.approver} at ${v.at} via ${v.via}${v.comment ? `: ${v.comment}` : ''}`);
     for (const r of a.refused) console.log(`    refused ${r.decision} by ${r.approver} at ${r.at}: ${r.reason}`);
   }
@@ -118,11 +123,26 @@ program
   .option('--dry-run', 'validate, resolve targets and print the plan; change nothing')
   .option('--wait', 'wait for the run to end and print its outcome')
   .action(start);
-program.command('approve <workflowId>').description('approve a run waiting at its approval gate').option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)').option('--comment <text>').action((id: string, o: { as?: string; comment?: string }) => vote('approve', id, o));
-program.command('reject <workflowId>').description('reject a run (its requester may withdraw it this way)').option('--as <person>').option('--comment <text>').action((id: string, o: { as?: string; comment?: string }) => vote('reject', id, o));
+program
+  .command('approve <workflowId>')
+  .description('approve a run waiting at its approval gate')
+  .option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)')
+  .option('--comment <text>')
+  .action((id: string, o: { as?: string; comment?: string }) => vote('approve', id, o));
+program
+  .command('reject <workflowId>')
+  .description('reject a run (its requester may withdraw it this way)')
+  .option('--as <person>')
+  .option('--comment <text>')
+  .action((id: string, o: { as?: string; comment?: string }) => vote('reject', id, o));
 program.command('status <workflowId>').description('progress, plan and approvals of a run').action(status);
 program.command('result <workflowId>').description('wait for a run to end and print its outcome').action(result);
-program.command('list').description('recent runbook runs').option('--status <status>', 'e.g. awaiting-approval').option('--limit <n>', 'at most n', '20').action(list);
+program
+  .command('list')
+  .description('recent runbook runs')
+  .option('--status <status>', 'e.g. awaiting-approval')
+  .option('--limit <n>', 'at most n', '20')
+  .action(list);
 
 program
   .parseAsync()

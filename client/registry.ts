@@ -11,12 +11,7 @@ import {
   type MaintenanceWindowResult,
 } from '../workflows/maintenance-window/contract';
 import type { maintenanceWindow } from '../workflows/maintenance-window/workflow';
-import {
-  exampleRestartWorkersInput,
-  restartWorkersInputSchema,
-  summarizeRestart,
-  type RestartWorkersResult,
-} from '../workflows/restart-workers/contract';
+import { exampleRestartWorkersInput, restartWorkersInputSchema, summarizeRestart, type RestartWorkersResult } from '../workflows/restart-workers/contract';
 import type { restartWorkers } from '../workflows/restart-workers/workflow';
 
 /** Any runbook workflow function: (input, resume?) => result. */

@@ -46,11 +46,7 @@ export class VoteRefusedError extends Error {
 }
 
 /** Casts a vote through the validated Update; a refused vote throws VoteRefusedError with the reason. */
-export async function castVote(
-  client: Client,
-  workflowId: string,
-  vote: { approver: string; decision: Decision; comment?: string },
-): Promise<ApprovalState> {
+export async function castVote(client: Client, workflowId: string, vote: { approver: string; decision: Decision; comment?: string }): Promise<ApprovalState> {
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(approve, { args: [vote] });
   } catch (err) {

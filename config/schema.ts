@@ -4,9 +4,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
 
-const name = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
 
 const url = z.string().min(1).describe('connection URL; may contain ${ENV_VAR} placeholders for secrets');
 
@@ -37,11 +35,7 @@ export const queueSchema = z.object({
   pending: z.string().min(1).default('report_jobs_queue').describe('list of jobs waiting'),
   processing: z.string().min(1).default('report_jobs_processing').describe('list of jobs being worked on'),
   failed: z.string().min(1).default('report_jobs_failed').describe('list of jobs that failed'),
-  probeUrl: z
-    .string()
-    .url()
-    .optional()
-    .describe('probe API: POST {probeUrl} {"probeId"} enqueues a probe job; GET {probeUrl}/{id} gives its status'),
+  probeUrl: z.string().url().optional().describe('probe API: POST {probeUrl} {"probeId"} enqueues a probe job; GET {probeUrl}/{id} gives its status'),
 });
 
 export const serviceSchema = z.object({

@@ -35,7 +35,11 @@ export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token,
 
   admin.put<{ Body: { replicas: number } }>(
     '/workers',
-    { schema: { body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 32 } } } } },
+    {
+      schema: {
+        body: { type: 'object', required: ['replicas'], additionalProperties: false, properties: { replicas: { type: 'integer', minimum: 0, maximum: 32 } } },
+      },
+    },
     async (req) => {
       const { previous, stopping } = await processors.scaleTo(req.body.replicas);
       return { previous, replicas: req.body.replicas, stopping };

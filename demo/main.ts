@@ -22,9 +22,16 @@ async function main(): Promise<void> {
   });
   console.log(`demo reports service listening on ${demo.url} with ${demo.replicas()} job processor(s)`);
   // Keep a trickle of report requests flowing, so the queue has real work to drain.
-  const trickle = setInterval(() => {
-    fetch(`${demo.url}/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reportId: 1 + Math.floor(Math.random() * 200) }) }).catch(() => undefined);
-  }, Number(process.env.DEMO_TRICKLE_MS ?? 2000));
+  const trickle = setInterval(
+    () => {
+      fetch(`${demo.url}/reports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reportId: 1 + Math.floor(Math.random() * 200) }),
+      }).catch(() => undefined);
+    },
+    Number(process.env.DEMO_TRICKLE_MS ?? 2000),
+  );
   const shutdown = async (): Promise<void> => {
     clearInterval(trickle);
     await demo.close();

@@ -40,10 +40,38 @@ export class DemoMetrics {
         this.set({ list: 'failed' }, depth.failed);
       },
     });
-    new Gauge({ name: 'reports_worker_replicas', help: 'job processors running', registers, collect() { this.set(state.running()); } });
-    new Gauge({ name: 'reports_maintenance_mode', help: '1 in maintenance mode', registers, collect() { this.set(state.maintenance() ? 1 : 0); } });
-    new Gauge({ name: 'reports_worker_generation', help: 'generation of the newest job processors (+1 per restart)', registers, collect() { this.set(state.generation()); } });
-    new Gauge({ name: 'reports_workers_wedged', help: 'job processors wedged by fault injection', registers, collect() { this.set(state.wedged()); } });
+    new Gauge({
+      name: 'reports_worker_replicas',
+      help: 'job processors running',
+      registers,
+      collect() {
+        this.set(state.running());
+      },
+    });
+    new Gauge({
+      name: 'reports_maintenance_mode',
+      help: '1 in maintenance mode',
+      registers,
+      collect() {
+        this.set(state.maintenance() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'reports_worker_generation',
+      help: 'generation of the newest job processors (+1 per restart)',
+      registers,
+      collect() {
+        this.set(state.generation());
+      },
+    });
+    new Gauge({
+      name: 'reports_workers_wedged',
+      help: 'job processors wedged by fault injection',
+      registers,
+      collect() {
+        this.set(state.wedged());
+      },
+    });
   }
 }
 

@@ -31,7 +31,10 @@ export class Probes {
   /** Enqueues the probe job unless this id was enqueued before; either way, answers its status. */
   async enqueue(probeId: string): Promise<{ created: boolean; status: ProbeStatus }> {
     const job: Job = { id: `probe-${probeId}`, reportId: 1, probe: probeId };
-    const [created, status] = (await this.redis.eval(ENQUEUE, 2, this.key(probeId), this.queue.pending, JSON.stringify(job), TTL_SECONDS)) as [number, ProbeStatus];
+    const [created, status] = (await this.redis.eval(ENQUEUE, 2, this.key(probeId), this.queue.pending, JSON.stringify(job), TTL_SECONDS)) as [
+      number,
+      ProbeStatus,
+    ];
     return { created: created === 1, status };
   }
 

@@ -143,10 +143,7 @@ export class Processors {
     for (const p of stopping) p.stop = true;
     await this.deps.store.saveReplicas(n);
     const timeout = new AbortController();
-    await Promise.race([
-      Promise.all(stopping.map((p) => p.done)),
-      sleep(SCALE_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined),
-    ]);
+    await Promise.race([Promise.all(stopping.map((p) => p.done)), sleep(SCALE_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined)]);
     timeout.abort();
     return { previous, stopping: stopping.filter((p) => !p.exited).length };
   }
@@ -306,7 +303,9 @@ export class Processors {
          VALUES ($1, 'done', now() - make_interval(secs => $2::float / 1000), now(), 1)`,
         [job.reportId, jobMs],
       );
-      await mongo.collection('report_audit_logs').insertOne({ reportId: job.reportId, actor: 'worker', action: 'generated', jobId: job.id, createdAt: new Date() });
+      await mongo
+        .collection('report_audit_logs')
+        .insertOne({ reportId: job.reportId, actor: 'worker', action: 'generated', jobId: job.id, createdAt: new Date() });
       metrics.processed.inc();
       await probes.mark(job, 'done');
     } catch {

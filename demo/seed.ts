@@ -68,7 +68,12 @@ export async function seedMongo(db: Db): Promise<void> {
   }
   if ((await logs.countDocuments()) === 0) {
     await logs.insertMany(
-      Array.from({ length: 300 }, (_, i) => ({ reportId: 1 + (i % 200), actor: ['ops', 'finance', 'system'][i % 3], action: 'generated', createdAt: new Date(Date.now() - i * 60_000) })),
+      Array.from({ length: 300 }, (_, i) => ({
+        reportId: 1 + (i % 200),
+        actor: ['ops', 'finance', 'system'][i % 3],
+        action: 'generated',
+        createdAt: new Date(Date.now() - i * 60_000),
+      })),
     );
   }
 }

@@ -10,14 +10,24 @@ export class RunbookMetrics {
   readonly registry = new Registry();
   /** /healthz answers 200 once the worker is polling. */
   ready = false;
-  private readonly started = new Counter({ name: 'runbook_runs_started_total', help: 'runbook runs started', labelNames: ['runbook'], registers: [this.registry] });
+  private readonly started = new Counter({
+    name: 'runbook_runs_started_total',
+    help: 'runbook runs started',
+    labelNames: ['runbook'],
+    registers: [this.registry],
+  });
   private readonly completed = new Counter({
     name: 'runbook_runs_completed_total',
     help: 'runbook runs that ended with an outcome (completed, rejected, timed-out, window-ended, aborted, dry-run, ...)',
     labelNames: ['runbook', 'outcome'],
     registers: [this.registry],
   });
-  private readonly failed = new Counter({ name: 'runbook_runs_failed_total', help: 'runbook runs that failed', labelNames: ['runbook'], registers: [this.registry] });
+  private readonly failed = new Counter({
+    name: 'runbook_runs_failed_total',
+    help: 'runbook runs that failed',
+    labelNames: ['runbook'],
+    registers: [this.registry],
+  });
   private readonly steps = new Histogram({
     name: 'runbook_step_duration_seconds',
     help: 'duration of runbook steps, by kind and final status',

@@ -37,7 +37,12 @@ export function createMaintenanceTaskActivities(deps: Deps) {
       }
       const attempt = Context.current().info.attempt;
       const ev = { workflowId, runId, runbook, actor: 'worker' };
-      await deps.audit.record({ ...ev, key: `${base}:started:${attempt}`, kind: 'task-started', data: { index: task.index, description: task.description, attempt } });
+      await deps.audit.record({
+        ...ev,
+        key: `${base}:started:${attempt}`,
+        kind: 'task-started',
+        data: { index: task.index, description: task.description, attempt },
+      });
 
       const started = Date.now();
       let detail: string;
@@ -56,11 +61,19 @@ export function createMaintenanceTaskActivities(deps: Deps) {
         detail = res.rebuilt.length ? `rebuilt ${res.rebuilt.length} index(es): ${res.rebuilt.join(', ')}` : 'no secondary indexes';
       } else {
         const sql = maintenanceSql(t);
-        await withHeartbeat((signal) => runCancellable(deps.pg(task.database), sql, signal), () => ({ running: sql }));
+        await withHeartbeat(
+          (signal) => runCancellable(deps.pg(task.database), sql, signal),
+          () => ({ running: sql }),
+        );
         detail = sql;
       }
       const durationMs = Date.now() - started;
-      await deps.audit.record({ ...ev, key: `${base}:completed`, kind: 'task-completed', data: { index: task.index, description: task.description, durationMs, detail } });
+      await deps.audit.record({
+        ...ev,
+        key: `${base}:completed`,
+        kind: 'task-completed',
+        data: { index: task.index, description: task.description, durationMs, detail },
+      });
       return { durationMs, detail, alreadyDone: false };
     },
   };

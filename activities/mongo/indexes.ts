@@ -10,11 +10,7 @@ export interface IndexRebuild {
  * resumable: an index found missing (a crash between drop and create) is recreated from the spec saved
  * before the first drop.
  */
-export async function rebuildIndexes(
-  db: Db,
-  collection: string,
-  savedSpecs?: IndexSpec[],
-): Promise<IndexRebuild & { specs: IndexSpec[] }> {
+export async function rebuildIndexes(db: Db, collection: string, savedSpecs?: IndexSpec[]): Promise<IndexRebuild & { specs: IndexSpec[] }> {
   const coll = db.collection(collection);
   const current = (await coll.listIndexes().toArray()) as IndexSpec[];
   const specs = savedSpecs ?? current.filter((i) => i.name !== '_id_');

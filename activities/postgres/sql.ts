@@ -45,17 +45,11 @@ export async function runCancellable(pool: Pool, sql: string, signal?: AbortSign
 
 /** relkind of a relation, or undefined when it does not exist. */
 export async function relationKind(pool: Pool, name: string): Promise<string | undefined> {
-  const res = await pool.query<{ relkind: string }>(
-    'SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass($1)',
-    [qualifiedName(name)],
-  );
+  const res = await pool.query<{ relkind: string }>('SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass($1)', [qualifiedName(name)]);
   return res.rows[0]?.relkind;
 }
 
 export async function hasUniqueIndex(pool: Pool, name: string): Promise<boolean> {
-  const res = await pool.query(
-    'SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indisunique AND indpred IS NULL LIMIT 1',
-    [qualifiedName(name)],
-  );
+  const res = await pool.query('SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indisunique AND indpred IS NULL LIMIT 1', [qualifiedName(name)]);
   return (res.rowCount ?? 0) > 0;
 }

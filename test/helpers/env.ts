@@ -85,10 +85,12 @@ function webhookSink(): Promise<{ server: Server; url: string; received: Notific
 /** A loopback port nothing listens on (bound, then released). */
 function closedPort(): Promise<number> {
   const srv = createServer();
-  return new Promise((resolve) => srv.listen(0, HOST, () => {
-    const { port } = srv.address() as { port: number };
-    srv.close(() => resolve(port));
-  }));
+  return new Promise((resolve) =>
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    }),
+  );
 }
 
 export const PEOPLE = {

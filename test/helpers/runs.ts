@@ -18,7 +18,11 @@ export async function gateOpen(h: RunHandle, timeoutMs = 20_000): Promise<void> 
 }
 
 export async function stepReaches(h: RunHandle, id: string, status: PlanStep['status'], timeoutMs = 20_000): Promise<PlanStep> {
-  return eventually(async () => (await h.query(plan)).find((s) => s.id === id && s.status === status), timeoutMs, `step ${id} of ${h.workflowId} to be ${status}`);
+  return eventually(
+    async () => (await h.query(plan)).find((s) => s.id === id && s.status === status),
+    timeoutMs,
+    `step ${id} of ${h.workflowId} to be ${status}`,
+  );
 }
 
 export interface DemoState {

@@ -62,7 +62,10 @@ function keysByName(specs: IndexSpec[]): Record<string, unknown> {
   );
 }
 
-const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 async function adminPut(path: string, body: unknown): Promise<Response> {
   return fetch(`${env.demo.url}/admin${path}`, {

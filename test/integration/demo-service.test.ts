@@ -19,7 +19,11 @@ const admin = (path: string, body?: unknown, auth = `Bearer ${token}`): Promise<
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 const restart = (body: unknown, auth = `Bearer ${token}`): Promise<Response> =>
-  fetch(`${env.demo.url}/admin/workers/restart`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${env.demo.url}/admin/workers/restart`, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 const post = (path: string, body: unknown): Promise<Response> =>
   fetch(`${env.demo.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 interface State {
@@ -80,7 +84,14 @@ test('the admin API needs the bearer token and validates its input', async () =>
   expect((await admin('/workers', { replicas: 2, extra: 1 })).status).toBe(400);
   expect((await admin('/faults', { wedged: 'true' })).status).toBe(400);
   expect((await admin('/faults', { wedged: true, extra: 1 })).status).toBe(400);
-  for (const bad of [{ mode: 'force' }, { requestId: 'r1' }, { mode: 'rolling', requestId: 'r1' }, { mode: 'force', requestId: '' }, { mode: 'force', requestId: 'r'.repeat(201) }, { mode: 'force', requestId: 'r1', extra: 1 }]) {
+  for (const bad of [
+    { mode: 'force' },
+    { requestId: 'r1' },
+    { mode: 'rolling', requestId: 'r1' },
+    { mode: 'force', requestId: '' },
+    { mode: 'force', requestId: 'r'.repeat(201) },
+    { mode: 'force', requestId: 'r1', extra: 1 },
+  ]) {
     expect((await restart(bad)).status).toBe(400);
   }
   // Nothing above restarted or wedged anything.
@@ -115,7 +126,11 @@ test('probe jobs: idempotent by id, accepted in maintenance, really processed, a
   const before = await runs();
   await admin('/workers', { replicas: 2 });
   for (const p of [id, other]) {
-    await eventually(async () => ((await (await fetch(`${env.demo.url}/probes/${p}`)).json()) as { status: string }).status === 'done', 10_000, `probe ${p} done`);
+    await eventually(
+      async () => ((await (await fetch(`${env.demo.url}/probes/${p}`)).json()) as { status: string }).status === 'done',
+      10_000,
+      `probe ${p} done`,
+    );
   }
   expect(await runs()).toBe(before + 2);
   expect(await env.mongo.collection('report_audit_logs').countDocuments({ jobId: `probe-${id}` })).toBe(1);
@@ -182,7 +197,10 @@ test('a restart request id applies once: a repeat answers repeated:true and chan
 
   // Two deliveries at once (a retry racing the original) still apply once.
   const racing = randomUUID();
-  const both = await Promise.all([json<Restarted>(restart({ mode: 'force', requestId: racing })), json<Restarted>(restart({ mode: 'force', requestId: racing }))]);
+  const both = await Promise.all([
+    json<Restarted>(restart({ mode: 'force', requestId: racing })),
+    json<Restarted>(restart({ mode: 'force', requestId: racing })),
+  ]);
   expect(both.map((b) => b.repeated).sort()).toEqual([false, true]);
   expect(both.map((b) => b.generation)).toEqual([applied.generation + 1, applied.generation + 1]);
   expect(await state()).toMatchObject({ generation: applied.generation + 1, replicas: 2, rollout: { updated: 2 } });
@@ -288,9 +306,23 @@ test('platform state survives a restart of the service; closing it kills wedged 
   const stateKey = `rbt:${env.id}:platform-restart`;
   // Its own queue: the default one may belong to a running local stack.
   const queue = { pending: `rbt:${env.id}:restart_pending`, processing: `rbt:${env.id}:restart_processing`, failed: `rbt:${env.id}:restart_failed` };
-  const opts = { port: 0, pgUrl: pgUrl(env.dbName), redisUrl: redisUrl(), mongoUrl, mongoDb: env.dbName, adminToken: randomUUID(), stateKey, queue, seed: false };
+  const opts = {
+    port: 0,
+    pgUrl: pgUrl(env.dbName),
+    redisUrl: redisUrl(),
+    mongoUrl,
+    mongoDb: env.dbName,
+    adminToken: randomUUID(),
+    stateKey,
+    queue,
+    seed: false,
+  };
   const call = (url: string, method: string, path: string, body: unknown): Promise<Response> =>
-    fetch(`${url}/admin${path}`, { method, headers: { authorization: `Bearer ${opts.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${url}/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${opts.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const a = await startDemo({ ...opts, initialReplicas: 1 });
   await call(a.url, 'PUT', '/workers', { replicas: 3 });
   await call(a.url, 'POST', '/workers/restart', { mode: 'force', requestId: randomUUID() });

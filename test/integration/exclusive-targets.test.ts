@@ -21,7 +21,8 @@ beforeAll(async () => {
 afterAll(async () => env?.cleanup());
 afterEach(async () => resetPlatform(env));
 
-const mw = (overrides = {}) => maintenanceInput({ backup: false, tasks: [{ kind: 'refresh-materialized-view', view: 'slow_stats' }], monitoringPeriod: '1s', ...overrides });
+const mw = (overrides = {}) =>
+  maintenanceInput({ backup: false, tasks: [{ kind: 'refresh-materialized-view', view: 'slow_stats' }], monitoringPeriod: '1s', ...overrides });
 const start = (input: unknown, prefix: string) => startRun<MaintenanceWindowResult>(env, 'maintenanceWindow', input, workflowId(prefix));
 
 /** The span in which a run changed the service: from maintenance mode on to maintenance mode off. */
@@ -34,11 +35,17 @@ function changeSpan(plan: PlanStep[]): [number, number] {
 test('two maintenance windows approved at the same moment never overlap, and the service ends as it started', async () => {
   const [a, b] = await Promise.all([start(mw(), 'mw-excl-a'), start(mw(), 'mw-excl-b')]);
   await Promise.all([gateOpen(a), gateOpen(b)]);
-  await Promise.all([castVote(env.client, a.workflowId, { approver: 'alice', decision: 'approve' }), castVote(env.client, b.workflowId, { approver: 'dave', decision: 'approve' })]);
+  await Promise.all([
+    castVote(env.client, a.workflowId, { approver: 'alice', decision: 'approve' }),
+    castVote(env.client, b.workflowId, { approver: 'dave', decision: 'approve' }),
+  ]);
   // One of them waits for the other, and says which run holds the service.
   const waiting = await eventually(
     async () => {
-      for (const [me, other] of [[a, b], [b, a]] as const) {
+      for (const [me, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         const p = await me.query(progress);
         if (p.status === 'waiting-for-target' && p.waitingFor === other.workflowId) return p;
       }
@@ -62,7 +69,15 @@ test('two maintenance windows approved at the same moment never overlap, and the
 });
 
 test('onConflict "refuse": the second run is aborted at once, names the holder, and changes nothing', async () => {
-  const a = await start(mw({ tasks: [{ kind: 'refresh-materialized-view', view: 'slow_stats' }, { kind: 'refresh-materialized-view', view: 'slow_stats' }] }), 'mw-holder');
+  const a = await start(
+    mw({
+      tasks: [
+        { kind: 'refresh-materialized-view', view: 'slow_stats' },
+        { kind: 'refresh-materialized-view', view: 'slow_stats' },
+      ],
+    }),
+    'mw-holder',
+  );
   await gateOpen(a);
   await castVote(env.client, a.workflowId, { approver: 'alice', decision: 'approve' });
   await stepReaches(a, 'task-1', 'running');
@@ -71,7 +86,9 @@ test('onConflict "refuse": the second run is aborted at once, names the holder, 
   await castVote(env.client, b.workflowId, { approver: 'alice', decision: 'approve' });
   const rb = await b.result();
   expect(rb.outcome).toBe('aborted');
-  expect(rb.reason).toMatch(new RegExp(`^service:reports is in use by ${a.workflowId} \\(maintenanceWindow\\) since .*; onConflict is "refuse", so nothing was changed$`));
+  expect(rb.reason).toMatch(
+    new RegExp(`^service:reports is in use by ${a.workflowId} \\(maintenanceWindow\\) since .*; onConflict is "refuse", so nothing was changed$`),
+  );
   expect(rb.plan.find((s) => s.id === 'maintenance-on')!.status).toBe('skipped');
   expect((await a.result()).outcome).toBe('completed');
 });
@@ -98,7 +115,10 @@ test('a terminated holder cannot release, yet blocks the next run only until the
 });
 
 test('a long monitoring phase continues as new, carrying its state, and ends as one completed run', async () => {
-  const h = await start(mw({ tasks: [{ kind: 'analyze', table: 'reports' }], monitoringPeriod: '6s', monitorInterval: '300ms', historyLimit: 200 }), 'mw-continued');
+  const h = await start(
+    mw({ tasks: [{ kind: 'analyze', table: 'reports' }], monitoringPeriod: '6s', monitorInterval: '300ms', historyLimit: 200 }),
+    'mw-continued',
+  );
   const firstRunId = (await h.describe()).runId;
   await gateOpen(h);
   await castVote(env.client, h.workflowId, { approver: 'alice', decision: 'approve' });

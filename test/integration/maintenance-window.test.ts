@@ -30,10 +30,9 @@ interface TableStats {
   analyze_count: string;
 }
 async function stats(table: string): Promise<TableStats> {
-  const r = await env.pool.query<TableStats>(
-    'SELECT last_vacuum, last_analyze, vacuum_count, analyze_count FROM pg_stat_user_tables WHERE relname = $1',
-    [table],
-  );
+  const r = await env.pool.query<TableStats>('SELECT last_vacuum, last_analyze, vacuum_count, analyze_count FROM pg_stat_user_tables WHERE relname = $1', [
+    table,
+  ]);
   return r.rows[0]!;
 }
 
@@ -115,7 +114,11 @@ describe('maintenance window: puts things back as they were', () => {
   test('maintenance mode that was already on before the run is left on', async () => {
     const token = (env.rawConfig.services.reports!.platform as { token: string }).token;
     const setMaintenance = (enabled: boolean) =>
-      fetch(`${env.demo.url}/admin/maintenance`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ enabled }) });
+      fetch(`${env.demo.url}/admin/maintenance`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ enabled }),
+      });
     await setMaintenance(true);
     try {
       const h = await start(maintenanceInput({ tasks: [{ kind: 'analyze', table: 'reports' }], backup: false }), workflowId('mw-was-on'));
@@ -187,7 +190,9 @@ describe('approval deadlines and cancellation before any change', () => {
     expect((await h.describe()).status.name).toBe('CANCELLED');
     const finished = (await env.deps.audit.forWorkflow(h.workflowId)).find((r) => r.kind === 'run-finished');
     expect(finished?.data).toMatchObject({ outcome: 'cancelled' });
-    expect((finished?.data as { reason: string }).reason).toBe('cancelled at approval. Done: no task. Not done: VACUUM (ANALYZE) public.reports on reports-db; ANALYZE public.report_runs on reports-db.');
+    expect((finished?.data as { reason: string }).reason).toBe(
+      'cancelled at approval. Done: no task. Not done: VACUUM (ANALYZE) public.reports on reports-db; ANALYZE public.report_runs on reports-db.',
+    );
     expect(env.notifications.some((n) => n.body.workflowId === h.workflowId && n.body.title === 'Maintenance of reports stopped')).toBe(true);
     expect(await platform()).toMatchObject({ replicas: 2, maintenance: false });
   });
@@ -239,15 +244,25 @@ describe('approval gate rules on a live run', () => {
     const h = await start(maintenanceInput({ approval: { quorum: 3, approverRoles: ['sre-lead'], timeout: '1h' } }), workflowId('mw-quorum-impossible'));
     const f = await failureOf(h);
     expect(f.type).toBe('InvalidInputError');
-    expect(f.message).toBe('invalid input: approval.quorum: needs 3 approver(s) with role sre-lead other than the requester; the directory has 2 (alice, dave)');
+    expect(f.message).toBe(
+      'invalid input: approval.quorum: needs 3 approver(s) with role sre-lead other than the requester; the directory has 2 (alice, dave)',
+    );
   });
 });
 
 describe('bad input fails fast as a non-retryable failure naming the field, executing nothing', () => {
   const now = Date.now();
   test.each<[string, Partial<MaintenanceWindowInput>, RegExp]>([
-    ['window end before start', { window: { start: new Date(now + 7200_000).toISOString(), end: new Date(now + 3600_000).toISOString() } }, /window\.end: must be after window\.start/],
-    ['a table name with SQL metacharacters', { tasks: [{ kind: 'vacuum-analyze', table: 'reports; DROP TABLE reports' }] }, /tasks\[0\]\.table: must be a plain table name/],
+    [
+      'window end before start',
+      { window: { start: new Date(now + 7200_000).toISOString(), end: new Date(now + 3600_000).toISOString() } },
+      /window\.end: must be after window\.start/,
+    ],
+    [
+      'a table name with SQL metacharacters',
+      { tasks: [{ kind: 'vacuum-analyze', table: 'reports; DROP TABLE reports' }] },
+      /tasks\[0\]\.table: must be a plain table name/,
+    ],
     ['an unknown task', { tasks: [{ kind: 'truncate', table: 'reports' } as never] }, /tasks\[0\]\.kind: unknown task kind/],
   ])('%s', async (_name, override, expected) => {
     const h = await start(maintenanceInput(override), workflowId('mw-bad'));
@@ -277,12 +292,36 @@ describe('bad input fails fast as a non-retryable failure naming the field, exec
 describe('dry run, pre-checks and the window deadline', () => {
   test('dryRun returns the plan and changes nothing', async () => {
     const before = await stats('reports');
-    const h = await start(maintenanceInput({ dryRun: true, tasks: [{ kind: 'vacuum-analyze', table: 'reports' }, { kind: 'mongo-rebuild-indexes', collection: 'report_templates' }] }), workflowId('mw-dry'));
+    const h = await start(
+      maintenanceInput({
+        dryRun: true,
+        tasks: [
+          { kind: 'vacuum-analyze', table: 'reports' },
+          { kind: 'mongo-rebuild-indexes', collection: 'report_templates' },
+        ],
+      }),
+      workflowId('mw-dry'),
+    );
     const result = await h.result();
     expect(result.outcome).toBe('dry-run');
     expect(result.plan.map((s) => s.id)).toEqual([
-      'precheck-health', 'precheck-connectivity', 'notify-start', 'approval', 'wait-window', 'lock', 'backup', 'maintenance-on',
-      'drain', 'scale-down', 'task-1', 'task-2', 'verify', 'scale-up', 'maintenance-off', 'monitor', 'report',
+      'precheck-health',
+      'precheck-connectivity',
+      'notify-start',
+      'approval',
+      'wait-window',
+      'lock',
+      'backup',
+      'maintenance-on',
+      'drain',
+      'scale-down',
+      'task-1',
+      'task-2',
+      'verify',
+      'scale-up',
+      'maintenance-off',
+      'monitor',
+      'report',
     ]);
     expect(result.plan.every((s) => s.status === 'skipped')).toBe(true);
     expect(result.plan.find((s) => s.id === 'task-2')!.title).toBe('rebuild indexes of report_templates on reports-mongo');
@@ -321,7 +360,9 @@ describe('dry run, pre-checks and the window deadline', () => {
     await castVote(env.client, h.workflowId, { approver: 'alice', decision: 'approve' });
     const result = await h.result();
     expect(result.outcome).toBe('window-ended');
-    expect(result.reason).toMatch(/^the maintenance window ended at .* before "task-\d"\. Done: REFRESH MATERIALIZED VIEW CONCURRENTLY slow_stats on reports-db.*Not done: .*VACUUM \(ANALYZE\) report_runs on reports-db\. Undone: scale-up ok, maintenance-off ok\.$/);
+    expect(result.reason).toMatch(
+      /^the maintenance window ended at .* before "task-\d"\. Done: REFRESH MATERIALIZED VIEW CONCURRENTLY slow_stats on reports-db.*Not done: .*VACUUM \(ANALYZE\) report_runs on reports-db\. Undone: scale-up ok, maintenance-off ok\.$/,
+    );
     expect(result.tasks[0]!.status).toBe('done');
     expect(result.tasks[3]!.status).toBe('skipped');
     expect(result.compensations).toEqual([
@@ -338,7 +379,15 @@ describe('dry run, pre-checks and the window deadline', () => {
   test('cancelling a run mid-task undoes what it changed', async () => {
     await env.pool.query('CREATE MATERIALIZED VIEW IF NOT EXISTS slow_stats AS SELECT 1 AS id, pg_sleep(2.5)::text AS slept');
     await env.pool.query('CREATE UNIQUE INDEX IF NOT EXISTS slow_stats_id ON slow_stats (id)');
-    const h = await start(maintenanceInput({ tasks: [{ kind: 'refresh-materialized-view', view: 'slow_stats' }, { kind: 'analyze', table: 'reports' }] }), workflowId('mw-cancel'));
+    const h = await start(
+      maintenanceInput({
+        tasks: [
+          { kind: 'refresh-materialized-view', view: 'slow_stats' },
+          { kind: 'analyze', table: 'reports' },
+        ],
+      }),
+      workflowId('mw-cancel'),
+    );
     await gateOpen(h);
     await castVote(env.client, h.workflowId, { approver: 'alice', decision: 'approve' });
     await eventually(async () => (await h.query(plan)).find((s) => s.id === 'task-1')?.status === 'running', 20_000, 'task-1 to run');

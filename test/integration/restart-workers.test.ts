@@ -84,7 +84,9 @@ describe('with an in-process worker', () => {
     const h = await start(input({ recoveryTimeout: '3s' }), 'rw-force');
     await gateOpen(h, 30_000);
     const waiting = await h.query(plan);
-    expect(waiting.find((s) => s.id === 'graceful-recovery')!.detail).toMatch(/^not recovered after 3\.\ds \(probe queued, queue \d+ -> \d+, rollout in-progress\)$/);
+    expect(waiting.find((s) => s.id === 'graceful-recovery')!.detail).toMatch(
+      /^not recovered after 3\.\ds \(probe queued, queue \d+ -> \d+, rollout in-progress\)$/,
+    );
     // The rolling restart is stuck behind a processor that never finishes its job, as on a real platform.
     expect((await platform(env)).rollout).toMatchObject({ status: 'in-progress', updated: 0 });
     expect(await depth()).toBeGreaterThan(0);
@@ -111,7 +113,9 @@ describe('with an in-process worker', () => {
     await castVote(env.client, h.workflowId, { approver: 'dave', decision: 'reject', comment: 'look at it first' });
     const r = await h.result();
     expect(r.outcome).toBe('rejected');
-    expect(r.reason).toMatch(/^rejected: rejected by dave: look at it first; the processors were not force-restarted and are still not processing jobs\. Graceful restart: not recovered/);
+    expect(r.reason).toMatch(
+      /^rejected: rejected by dave: look at it first; the processors were not force-restarted and are still not processing jobs\. Graceful restart: not recovered/,
+    );
     expect((await platform(env)).wedged).toBe(2);
   });
 
@@ -128,7 +132,16 @@ describe('with an in-process worker', () => {
     const r = await (await start(input({ dryRun: true }), 'rw-dry')).result();
     expect(r.outcome).toBe('dry-run');
     expect(r.plan.map((s) => s.id)).toEqual([
-      'precheck', 'notify-start', 'lock', 'graceful-restart', 'graceful-recovery', 'approval-force', 'force-restart', 'force-recovery', 'verify', 'report',
+      'precheck',
+      'notify-start',
+      'lock',
+      'graceful-restart',
+      'graceful-recovery',
+      'approval-force',
+      'force-restart',
+      'force-recovery',
+      'verify',
+      'report',
     ]);
     expect((await platform(env)).generation).toBe(before.generation);
     const bad = await failureOf(await start(input({ recoveryTimeout: '3h' }), 'rw-bad'));

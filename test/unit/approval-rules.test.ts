@@ -61,7 +61,9 @@ describe('approval rules', () => {
   });
 
   test('votes outside a pending gate, malformed votes and UI votes when disallowed are refused', () => {
-    expect(refusalReason(gate({ status: 'not-requested' }), { approver: 'alice', decision: 'approve' }, 'update', directory, true)).toMatch(/not been requested yet/);
+    expect(refusalReason(gate({ status: 'not-requested' }), { approver: 'alice', decision: 'approve' }, 'update', directory, true)).toMatch(
+      /not been requested yet/,
+    );
     expect(refusalReason(gate({ status: 'timed-out' }), { approver: 'alice', decision: 'approve' }, 'update', directory, true)).toMatch(/closed \(timed-out/);
     expect(refusalReason(gate(), { approver: 'alice', decision: 'maybe' } as never, 'signal', directory, true)).toMatch(/^malformed vote: decision/);
     expect(refusalReason(gate(), { approver: 'alice', decision: 'approve' }, 'signal', directory, false)).toMatch(/does not accept votes from the Temporal UI/);

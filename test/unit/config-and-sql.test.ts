@@ -32,7 +32,9 @@ describe('configuration', () => {
 
   test('a service naming an unconfigured target is refused with the known ones', () => {
     const bad = { ...minimal, services: { reports: { ...minimal.services.reports, postgres: ['nope'] } } };
-    expect(() => parseConfig(bad, { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' })).toThrow(/services\.reports\.postgres: postgres target "nope" is not configured; known: reports-db/);
+    expect(() => parseConfig(bad, { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' })).toThrow(
+      /services\.reports\.postgres: postgres target "nope" is not configured; known: reports-db/,
+    );
   });
 });
 

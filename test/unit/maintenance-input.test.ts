@@ -18,14 +18,19 @@ describe('maintenance-window input schema', () => {
   test('a window that ends before it starts is refused, naming window.end', () => {
     const window = { start: '2026-11-24T22:00:00Z', end: '2026-11-24T21:00:00Z' };
     expect(issues({ ...exampleMaintenanceInput(), window })).toBe('window.end: must be after window.start');
-    expect(issues({ ...exampleMaintenanceInput(), window: { end: '2026-11-24T21:00:00Z', length: '1h' } })).toBe('window.length: give window.end or window.length, not both');
+    expect(issues({ ...exampleMaintenanceInput(), window: { end: '2026-11-24T21:00:00Z', length: '1h' } })).toBe(
+      'window.length: give window.end or window.length, not both',
+    );
   });
 
   test('the window defaults to "from when the run starts, for 2 hours"', () => {
     const now = Date.parse('2026-11-24T20:00:00Z');
     const w = maintenanceWindowInputSchema.parse({ ...exampleMaintenanceInput(), window: undefined }).window;
     expect(resolveWindow(w, now)).toEqual({ start: now, end: now + 2 * 3600_000 });
-    expect(resolveWindow({ start: '2026-11-24T22:00:00Z', length: '30m' }, now)).toEqual({ start: Date.parse('2026-11-24T22:00:00Z'), end: Date.parse('2026-11-24T22:30:00Z') });
+    expect(resolveWindow({ start: '2026-11-24T22:00:00Z', length: '30m' }, now)).toEqual({
+      start: Date.parse('2026-11-24T22:00:00Z'),
+      end: Date.parse('2026-11-24T22:30:00Z'),
+    });
   });
 
   test.each([
@@ -33,7 +38,9 @@ describe('maintenance-window input schema', () => {
     ['"reports"', 'tasks[0].table'],
     ['public.reports.extra', 'tasks[0].table'],
   ])('a table name with SQL metacharacters (%s) is refused, naming %s', (table, field) => {
-    expect(issues({ ...exampleMaintenanceInput(), tasks: [{ kind: 'vacuum-analyze', table }] })).toMatch(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: must be a plain table name`));
+    expect(issues({ ...exampleMaintenanceInput(), tasks: [{ kind: 'vacuum-analyze', table }] })).toMatch(
+      new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: must be a plain table name`),
+    );
   });
 
   test('an unknown task kind is refused, naming the field and the known kinds', () => {

@@ -10,10 +10,7 @@ export const approvalPolicySchema = z
     approvers: z.array(person).min(1).optional().describe('if set, only these people may vote'),
     timeout: duration('30d').default('4h').describe('no decision by then: the gate times out (never approves)'),
     escalateAfter: duration('30d').optional().describe('notify the escalation channel after this; default 3/4 of timeout'),
-    allowUiVotes: z
-      .boolean()
-      .default(true)
-      .describe('accept votes sent as signals from the Temporal UI (identity is then claimed, not proven)'),
+    allowUiVotes: z.boolean().default(true).describe('accept votes sent as signals from the Temporal UI (identity is then claimed, not proven)'),
   })
   .describe('who must approve, how many, and how long to wait');
 
@@ -69,10 +66,7 @@ export const voteRequestSchema = z.object({
 });
 
 /** People from the directory who may vote under this policy (roles intersect, and in the allow list). */
-export function eligibleApprovers(
-  directory: Record<string, string[]>,
-  policy: Pick<ApprovalPolicy, 'approverRoles' | 'approvers'>,
-): Record<string, string[]> {
+export function eligibleApprovers(directory: Record<string, string[]>, policy: Pick<ApprovalPolicy, 'approverRoles' | 'approvers'>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [who, roles] of Object.entries(directory)) {
     if (policy.approvers && !policy.approvers.includes(who)) continue;

@@ -2,15 +2,7 @@
 // `approve` Update, whose validator refuses a bad vote before it enters history and tells the caller why.
 // People in the Temporal Web UI vote with the `approveFromUi` Signal; a refused signal vote is recorded
 // with its reason, never applied. Votes, refusals and the decision are queryable (`pendingApprovals`).
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
-  setHandler,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 import {
   eligibleApprovers,
   refusalReason,

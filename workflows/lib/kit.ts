@@ -46,7 +46,6 @@ export interface RunbookInputBase {
   historyLimit: number;
 }
 
-
 export type Severity = 'info' | 'warning' | 'critical';
 export type Audience = 'stakeholders' | 'approvers' | 'escalation';
 
@@ -228,7 +227,9 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
             'approvers',
             `Approval needed: ${subject}`,
             `${input.requestedBy} asks for ${subject}${input.reason ? ` (${input.reason})` : ''}.${detail ? ` ${detail}` : ''} ` +
-              `Needs ${s.policy.quorum} approval(s) from: ${Object.keys(s.eligible).filter((p) => p !== s.requestedBy).join(', ')}. ` +
+              `Needs ${s.policy.quorum} approval(s) from: ${Object.keys(s.eligible)
+                .filter((p) => p !== s.requestedBy)
+                .join(', ')}. ` +
               `Decide by ${s.deadline}. ${approveHow}`,
           ),
         onEscalate: (s) =>
@@ -322,7 +323,12 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     // Votes are written to the audit store by their handlers; let those finish first, so the record of the
     // decision comes after the votes that made it.
     await condition(allHandlersFinished);
-    await this.audit('approval-decided', 'approval-decided', { status: decision.status, reason: decision.reason, votes: decision.votes, unrecorded: decision.unrecorded });
+    await this.audit('approval-decided', 'approval-decided', {
+      status: decision.status,
+      reason: decision.reason,
+      votes: decision.votes,
+      unrecorded: decision.unrecorded,
+    });
     if (decision.status !== 'approved') {
       const rejected = decision.status === 'rejected';
       this.stop(rejected ? 'rejected' : 'timed-out', `${rejected ? 'rejected' : 'approval timed out'}: ${decision.reason ?? ''}; ${opts.deniedNote}`);
@@ -429,7 +435,11 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.comp.add(undo.name, () => undo.run(this));
     }
     this.currentStep = step.id;
-    await this.progress.step(step.id, () => step.run(this), (d) => d || undefined);
+    await this.progress.step(
+      step.id,
+      () => step.run(this),
+      (d) => d || undefined,
+    );
     for (const name of step.settles ?? []) this.comp.settle(name);
   }
 
@@ -461,7 +471,8 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
         const h = this.lockNotice?.notice;
         const who = h ? `${h.holder} (${h.holderRunbook}) since ${h.since}` : 'another run';
         if (this.lockNotice?.kind === 'refused') this.stop('aborted', `${key} is in use by ${who}; onConflict is "refuse", so nothing was changed`);
-        if (this.deadline && Date.now() >= this.deadline.atMs) this.stop(this.deadline.outcome, `${this.deadline.passed} while waiting for ${key}, held by ${who}`);
+        if (this.deadline && Date.now() >= this.deadline.atMs)
+          this.stop(this.deadline.outcome, `${this.deadline.passed} while waiting for ${key}, held by ${who}`);
         this.stop('aborted', `${key} was still in use by ${who} after ${waitAtMost}; nothing was changed`);
       },
     };
@@ -512,7 +523,13 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
           'dry-run': 'dry run',
         };
         const severity: Severity = ending === 'failed' || badUndo ? 'critical' : ending === 'completed' ? 'info' : 'warning';
-        await this.tell('finished', severity, 'stakeholders', `${subject} ${verb[ending]}`, reason + (badUndo ? ' A person must finish the undo by hand.' : ''));
+        await this.tell(
+          'finished',
+          severity,
+          'stakeholders',
+          `${subject} ${verb[ending]}`,
+          reason + (badUndo ? ' A person must finish the undo by hand.' : ''),
+        );
         try {
           await this.audit('run-finished', 'run-finished', { outcome: ending, reason, warnings: this.warnings });
         } catch (err) {
@@ -522,7 +539,10 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.progress.skipRemaining(ending === 'failed' ? 'stopped after a failure' : ending);
       if (this.lock) {
         try {
-          await getExternalWorkflowHandle(lockWorkflowId(workflowInfo().taskQueue, this.lock.key)).signal(lockRelease, { holder: this.workflowId, requestId: this.lock.requestId });
+          await getExternalWorkflowHandle(lockWorkflowId(workflowInfo().taskQueue, this.lock.key)).signal(lockRelease, {
+            holder: this.workflowId,
+            requestId: this.lock.requestId,
+          });
         } catch {
           // The lock is gone (it ended, or was terminated): nothing holds the target for us any more.
         }
@@ -531,7 +551,12 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.progress.finish(ending, reason);
       if (ending === 'cancelled') throw error;
       if (ending === 'failed') {
-        throw ApplicationFailure.create({ type: ErrorType.RunbookFailed, nonRetryable: true, message: reason, cause: error instanceof Error ? error : undefined });
+        throw ApplicationFailure.create({
+          type: ErrorType.RunbookFailed,
+          nonRetryable: true,
+          message: reason,
+          cause: error instanceof Error ? error : undefined,
+        });
       }
       return this.def.result(this.base(ending, reason), this);
     });

@@ -3,20 +3,7 @@
 import type { ApprovalState } from './approval-rules';
 import type { CompensationResult } from './saga';
 
-export type StepKind =
-  | 'check'
-  | 'notify'
-  | 'gate'
-  | 'lock'
-  | 'wait'
-  | 'backup'
-  | 'drain'
-  | 'scale'
-  | 'restart'
-  | 'task'
-  | 'verify'
-  | 'monitor'
-  | 'report';
+export type StepKind = 'check' | 'notify' | 'gate' | 'lock' | 'wait' | 'backup' | 'drain' | 'scale' | 'restart' | 'task' | 'verify' | 'monitor' | 'report';
 export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
 export interface PlanStep {
@@ -30,30 +17,14 @@ export interface PlanStep {
 }
 
 /** How a run ended when it ended with a result (failed and cancelled runs end as workflow failures). */
-export type RunOutcome =
-  | 'completed'
-  | 'completed-with-warnings'
-  | 'rejected'
-  | 'timed-out'
-  | 'window-ended'
-  | 'deadline-passed'
-  | 'aborted'
-  | 'dry-run';
+export type RunOutcome = 'completed' | 'completed-with-warnings' | 'rejected' | 'timed-out' | 'window-ended' | 'deadline-passed' | 'aborted' | 'dry-run';
 
 /** Every way a run can end, as recorded in the audit store and the RunbookStatus search attribute. */
 export type RunEnding = RunOutcome | 'failed' | 'cancelled';
 
 /** Where a run is; also the RunbookStatus search attribute. */
 export type RunStatus =
-  | 'validating'
-  | 'pre-checks'
-  | 'awaiting-approval'
-  | 'waiting-for-target'
-  | 'waiting-for-window'
-  | 'running'
-  | 'monitoring'
-  | 'compensating'
-  | RunEnding;
+  'validating' | 'pre-checks' | 'awaiting-approval' | 'waiting-for-target' | 'waiting-for-window' | 'running' | 'monitoring' | 'compensating' | RunEnding;
 
 export interface RunbookResult {
   /** Workflow type, e.g. maintenanceWindow. */

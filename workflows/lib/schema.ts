@@ -17,9 +17,7 @@ export function duration(max: string): z.ZodString {
 export const toMs = durationMs;
 
 /** A target or person name as configured: lower-case, digits, dashes. */
-export const targetName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a configured name: lower-case letters, digits and dashes');
+export const targetName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a configured name: lower-case letters, digits and dashes');
 
 /**
  * A Postgres relation name, optionally schema-qualified: letters, digits, underscores. Anything else
@@ -50,9 +48,6 @@ export const baseInputShape = {
   requestedBy: person.describe('who asks for this run; cannot approve it'),
   reason: z.string().max(500).optional().describe('shown to approvers and in notifications'),
   dryRun: z.boolean().default(false).describe('validate, resolve targets and return the plan; change nothing'),
-  onConflict: z
-    .enum(['wait', 'refuse'])
-    .default('wait')
-    .describe('another run holds the same target: wait for it (bounded) or refuse at once'),
+  onConflict: z.enum(['wait', 'refuse']).default('wait').describe('another run holds the same target: wait for it (bounded) or refuse at once'),
   historyLimit: z.number().int().min(200).max(40_000).default(10_000).describe('continue as new past this many history events'),
 };

@@ -8,9 +8,7 @@ export const INVALID_INPUT = ErrorType.InvalidInput;
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((i) => {
-      const field = i.path
-        .map((p, idx) => (typeof p === 'number' ? `[${p}]` : idx === 0 ? String(p) : `.${String(p)}`))
-        .join('');
+      const field = i.path.map((p, idx) => (typeof p === 'number' ? `[${p}]` : idx === 0 ? String(p) : `.${String(p)}`)).join('');
       return `${field || '(input)'}: ${i.message}`;
     })
     .join('; ');

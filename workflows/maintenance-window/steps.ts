@@ -180,19 +180,17 @@ function changes(input: MaintenanceWindowParams, t: Target): Array<MwStep | fals
         return `${before} -> 0`;
       },
     },
-    ...t.tasks.map(
-      (task): MwStep => ({
-        id: `task-${task.index + 1}`,
-        kind: 'task',
-        changes: true,
-        title: task.description,
-        run: async (r) => {
-          const x = await maintenanceTasks.runMaintenanceTask({ workflowId: r.workflowId, runId: r.runKey, runbook: TYPE, task });
-          Object.assign(r.state.tasks[task.index]!, { status: 'done', durationMs: x.durationMs, detail: x.detail });
-          return `${x.durationMs}ms`;
-        },
-      }),
-    ),
+    ...t.tasks.map((task): MwStep => ({
+      id: `task-${task.index + 1}`,
+      kind: 'task',
+      changes: true,
+      title: task.description,
+      run: async (r) => {
+        const x = await maintenanceTasks.runMaintenanceTask({ workflowId: r.workflowId, runId: r.runKey, runbook: TYPE, task });
+        Object.assign(r.state.tasks[task.index]!, { status: 'done', durationMs: x.durationMs, detail: x.detail });
+        return `${x.durationMs}ms`;
+      },
+    })),
   ];
 }
 
@@ -253,7 +251,12 @@ function monitoring(input: MaintenanceWindowParams, t: Target): Array<MwStep | f
         r.status('monitoring', `watching ${service} for ${input.monitoringPeriod}`);
         if (!r.state.monitor) {
           const failedBefore = q ? (await queues.queueStats({ service })).failed : undefined;
-          r.state.monitor = { until: Date.now() + toMs(input.monitoringPeriod), checks: 0, failures: 0, ...(failedBefore !== undefined ? { failedBefore } : {}) };
+          r.state.monitor = {
+            until: Date.now() + toMs(input.monitoringPeriod),
+            checks: 0,
+            failures: 0,
+            ...(failedBefore !== undefined ? { failedBefore } : {}),
+          };
         }
         const m = r.state.monitor;
         const interval = toMs(input.monitorInterval);

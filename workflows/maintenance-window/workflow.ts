@@ -61,9 +61,6 @@ export const maintenanceWindowRunbook: RunbookDefinition<MaintenanceWindowParams
   },
 };
 
-export async function maintenanceWindow(
-  input: MaintenanceWindowInput,
-  resume?: Resume<Target, State>,
-): Promise<MaintenanceWindowResult> {
+export async function maintenanceWindow(input: MaintenanceWindowInput, resume?: Resume<Target, State>): Promise<MaintenanceWindowResult> {
   return runRunbook(maintenanceWindowRunbook, input, resume);
 }

@@ -10,13 +10,8 @@ export const restartWorkersInputSchema = z
   .object({
     ...baseInputShape,
     service: targetName.describe('configured service whose job processors to restart, e.g. "reports"'),
-    recoveryTimeout: duration('1h')
-      .default('2m')
-      .describe('after each restart, how long to wait for jobs to be processed again (a probe job completes)'),
-    force: z
-      .boolean()
-      .default(true)
-      .describe('if the graceful restart does not recover the processors, ask for approval to force-restart them'),
+    recoveryTimeout: duration('1h').default('2m').describe('after each restart, how long to wait for jobs to be processed again (a probe job completes)'),
+    force: z.boolean().default(true).describe('if the graceful restart does not recover the processors, ask for approval to force-restart them'),
     approval: approvalPolicySchema
       .prefault({ approverRoles: ['sre-lead'], timeout: '30m' })
       .describe('who must approve a force restart (graceful restarts need no approval)'),

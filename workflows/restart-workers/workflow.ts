@@ -9,13 +9,7 @@ import { ErrorType } from '../lib/errors';
 import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
 import { health, lookups, platform, queues, waits } from '../lib/proxies';
 import { toMs } from '../lib/schema';
-import {
-  restartWorkersInputSchema,
-  type RestartAttempt,
-  type RestartWorkersInput,
-  type RestartWorkersParams,
-  type RestartWorkersResult,
-} from './contract';
+import { restartWorkersInputSchema, type RestartAttempt, type RestartWorkersInput, type RestartWorkersParams, type RestartWorkersResult } from './contract';
 
 const TYPE = 'restartWorkers';
 
@@ -53,7 +47,15 @@ function restartSteps(service: string, mode: RestartMode, input: RestartWorkersP
         const restart = await platform.restartWorkers({ service, mode, requestId: r.key(`restart-${mode}`) });
         r.state[mode] = {
           restart,
-          recovery: { recovered: false, waitedMs: 0, probe: 'unknown', rollout: 'not-reported', depthBefore: 0, depthAfter: 0, stats: { pending: 0, processing: 0, failed: 0 } },
+          recovery: {
+            recovered: false,
+            waitedMs: 0,
+            probe: 'unknown',
+            rollout: 'not-reported',
+            depthBefore: 0,
+            depthAfter: 0,
+            stats: { pending: 0, processing: 0, failed: 0 },
+          },
         };
         await r.audit('workers-restarted', `restart-${mode}`, { ...restart });
         return `generation ${restart.generation}${restart.killed !== undefined ? `, ${restart.killed} killed` : ''}${restart.repeated ? ' (already applied)' : ''}`;
@@ -116,7 +118,8 @@ function steps(input: RestartWorkersParams): RwStep[] {
       skipIf: (r) => (recovered(r) ? 'the graceful restart recovered the processors' : undefined),
       run: async (r) => {
         const g = r.state.graceful ? describe(r.state.graceful) : 'did not run';
-        if (!input.force) r.stop('aborted', `the graceful restart did not recover the processors of ${service} (${g}) and the input does not allow a force restart`);
+        if (!input.force)
+          r.stop('aborted', `the graceful restart did not recover the processors of ${service} (${g}) and the input does not allow a force restart`);
         const s = await r.approve({
           detail: `The graceful restart did not recover them: ${g}. A force restart kills the processors at once; their jobs go back to the queue.`,
           deniedNote: `the processors were not force-restarted and are still not processing jobs`,
@@ -154,7 +157,12 @@ export const restartWorkersRunbook: RunbookDefinition<RestartWorkersParams, Reso
   target: (i) => i.service,
   async resolve(input) {
     const t = await lookups.resolveService({ service: input.service });
-    if (!t.queue) throw ApplicationFailure.create({ type: ErrorType.InvalidTarget, nonRetryable: true, message: `service: "${input.service}" has no job queue configured` });
+    if (!t.queue)
+      throw ApplicationFailure.create({
+        type: ErrorType.InvalidTarget,
+        nonRetryable: true,
+        message: `service: "${input.service}" has no job queue configured`,
+      });
     if (!t.queue.probe) {
       throw ApplicationFailure.create({
         type: ErrorType.InvalidTarget,

@@ -49,13 +49,9 @@ export function postgres({ secrets, urls }: StackContext): Component<'postgres'>
         if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
         appendFileSync(
           path.join(dir, 'postgresql.conf'),
-          [
-            '',
-            '# set by scripts/stack (address and port are given on the command line)',
-            'max_connections = 200',
-            "log_min_messages = 'warning'",
-            '',
-          ].join('\n'),
+          ['', '# set by scripts/stack (address and port are given on the command line)', 'max_connections = 200', "log_min_messages = 'warning'", ''].join(
+            '\n',
+          ),
         );
       }
       // Loopback TCP only, on the configured port (command-line settings win over postgresql.conf).

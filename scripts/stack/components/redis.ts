@@ -27,7 +27,16 @@ export function redis({ secrets, urls }: StackContext): Component<'redis'> {
       const conf = path.join(dir, 'redis.conf');
       writeFileSync(
         conf,
-        [`bind ${HOST}`, `port ${PORTS.redis}`, `dir ${dir}`, 'appendonly yes', 'save ""', 'protected-mode yes', `requirepass ${secrets.REDIS_PASSWORD}`, ''].join('\n'),
+        [
+          `bind ${HOST}`,
+          `port ${PORTS.redis}`,
+          `dir ${dir}`,
+          'appendonly yes',
+          'save ""',
+          'protected-mode yes',
+          `requirepass ${secrets.REDIS_PASSWORD}`,
+          '',
+        ].join('\n'),
         { mode: 0o600 },
       );
       startProcess('redis', BIN.redis, [conf]);
