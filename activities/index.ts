@@ -41,7 +41,7 @@ export type { LockActivities } from './locks';
 export type { MaintenanceLookupActivities } from './maintenance/resolve';
 export type { MaintenanceTaskActivities, TaskRunResult } from './maintenance/run-task';
 export type { MaintenanceTask, ResolvedTask, TaskKind } from './maintenance/types';
-export type { Notification, NotifyActivities } from './notify';
+export type { Audience, Notification, NotifyActivities, Severity } from './notify';
 export type { PlatformActivities, PlatformState, RestartMode, RestartResult } from './platform';
 export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';
 export type { ResolvedService, TargetActivities } from './targets';

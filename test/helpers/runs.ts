@@ -34,7 +34,8 @@ export interface DemoState {
   rollout?: { status: string; generation: number; updated: number; total: number };
 }
 
-function adminToken(env: TestEnv): string {
+/** The bearer token of the env's demo admin API (the local platform adapter's secret). */
+export function adminToken(env: TestEnv): string {
   return (env.rawConfig.services.reports!.platform as { token: string }).token;
 }
 

@@ -17,13 +17,14 @@ import { toStored, type IndexSpec } from '../../activities/mongo/indexes';
 import { createNotifyActivities, type Notification } from '../../activities/notify';
 import { createPlatformActivities } from '../../activities/platform';
 import { createQueueActivities } from '../../activities/redis/queue';
+import { adminToken } from '../helpers/runs';
 import { createTestEnv, eventually, workflowId, type TestEnv } from '../helpers/env';
 
 let env: TestEnv;
 let token: string;
 beforeAll(async () => {
   env = await createTestEnv();
-  token = (env.rawConfig.services.reports!.platform as { token: string }).token;
+  token = adminToken(env);
 });
 afterAll(async () => env?.cleanup());
 

@@ -2,13 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemo } from '../../demo/server';
+import { adminToken } from '../helpers/runs';
 import { createTestEnv, eventually, mongoUrl, pgUrl, redisUrl, type TestEnv } from '../helpers/env';
 
 let env: TestEnv;
 let token: string;
 beforeAll(async () => {
   env = await createTestEnv();
-  token = (env.rawConfig.services.reports!.platform as { token: string }).token;
+  token = adminToken(env);
 });
 afterAll(async () => env?.cleanup());
 

@@ -22,6 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
+import type { Audience, Severity } from '../../activities';
 import { lockWorkflowId, type LockNotice } from '../../common/locks';
 import { ApprovalGate } from './approval';
 import type { ApprovalPolicy, ApprovalState } from './approval-rules';
@@ -46,8 +47,7 @@ export interface RunbookInputBase {
   historyLimit: number;
 }
 
-export type Severity = 'info' | 'warning' | 'critical';
-export type Audience = 'stakeholders' | 'approvers' | 'escalation';
+export type { Audience, Severity };
 
 /** A hard stop: no step that changes anything starts after `atMs`. */
 export interface Deadline {
