@@ -16,6 +16,7 @@ import { loadSecrets } from '../scripts/stack/secrets';
 import { pendingApprovals } from '../workflows/lib/approval';
 import type { MaintenanceWindowInput } from '../workflows/maintenance-window/contract';
 import { createTestEnv, eventually, maintenanceInput, TEMPORAL_ADDRESS, NAMESPACE } from '../test/helpers/env';
+import { adminToken } from '../test/helpers/runs';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
@@ -104,6 +105,45 @@ async function main(): Promise<void> {
     const reuse = await time(() => mock.run(backupPostgres, { database: 'reports-db', name: 'bench-0' }));
     lines.push(row(`backup of ${size} db (n=${n})`, oursMs, rawMs));
     lines.push(`${'backup retried (verified file reused)'.padEnd(34)} ours ${reuse.toFixed(1).padStart(7)} ms`);
+
+    // ---- 3. restart-workers (graceful, healthy processors) vs the same platform calls from a script ----
+    // The script does what an operator's shell script would: restart, enqueue a probe, poll (every 250 ms,
+    // as the activity does) until the probe is done and the rollout complete. No audit, lock or notification.
+    const token = adminToken(env);
+    const adminCall = (method: string, p: string, body?: unknown) =>
+      fetch(`${env.demo.url}/admin${p}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then((r) => r.json() as Promise<{ generation: number; rollout: { status: string; generation: number } }>);
+    const scripted = async (i: number): Promise<void> => {
+      const { generation } = await adminCall('POST', '/workers/restart', { mode: 'graceful', requestId: `bench-script-${env.id}-${i}` });
+      const probeId = `bench-script-${env.id}-${i}`;
+      await fetch(`${env.demo.url}/probes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ probeId }) });
+      for (;;) {
+        const probe = (await (await fetch(`${env.demo.url}/probes/${probeId}`)).json()) as { status: string };
+        const { rollout } = await adminCall('GET', '/state');
+        if (probe.status === 'done' && rollout.generation >= generation && rollout.status === 'complete') return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const runbookMs: number[] = [];
+    const scriptMs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      scriptMs.push(await time(() => scripted(i)));
+      runbookMs.push(
+        await time(async () => {
+          const h = await env.client.workflow.start('restartWorkers', {
+            taskQueue: env.taskQueue,
+            workflowId: `bench-restart-${env.id}-${i}`,
+            args: [{ service: 'reports', requestedBy: 'bob', recoveryTimeout: '1m' }],
+          });
+          const r = (await h.result()) as { outcome: string };
+          if (r.outcome !== 'completed') throw new Error(`restart-workers ended ${r.outcome}`);
+        }),
+      );
+    }
+    lines.push(row(`restart-workers, graceful (n=${n})`, runbookMs, scriptMs));
   } finally {
     bareWorker.shutdown();
     await bareRunning;
