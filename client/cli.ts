@@ -12,6 +12,12 @@ import type { RunbookResult } from '../workflows/lib/result';
 import { RUNBOOKS, runbookByName, runbookByType, UnknownRunbookError } from './registry';
 import { castVote, connectClient, describeRun, InputError, startRunbook, VoteRefusedError } from './runbooks';
 
+// Output piped into `head` or `grep -m1` closes early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const profile = temporalProfile();
 const uiBase = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
 const runUrl = (id: string): string => `${uiBase}/namespaces/${profile.namespace}/workflows/${encodeURIComponent(id)}`;
