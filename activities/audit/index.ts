@@ -5,7 +5,7 @@ export type AuditActivities = ReturnType<typeof createAuditActivities>;
 
 export function createAuditActivities(deps: Deps) {
   return {
-    /** Appends one event to the audit store (idempotent by key); run as a local activity by workflows. */
+    /** Appends one event to the audit store (idempotent by key, so retries and replays never add a row twice). */
     async recordAudit(event: AuditEvent): Promise<void> {
       await deps.audit.record(event);
     },

@@ -24,7 +24,7 @@ import {
 import type { z } from 'zod';
 import type { Audience, Severity } from '../../activities';
 import { lockWorkflowId, type LockNotice } from '../../common/locks';
-import { ApprovalGate } from './approval';
+import { ApprovalGate, type GateHooks } from './approval';
 import type { ApprovalPolicy, ApprovalState } from './approval-rules';
 import { ErrorType, failureMessage, failureType } from './errors';
 import { RunProgress } from './progress';
@@ -209,42 +209,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     const deadline = def.deadline?.(input, Date.parse(startedAt));
     if (deadline) this.deadline = deadline;
     if (resume?.lock) this.lock = resume.lock;
-    const subject = def.subject(input);
-    const approveHow =
-      `approve: npm run runbook -- approve ${this.workflowId} --as <you>  ` +
-      `(or in the Temporal UI, signal "approveFromUi" with {"approver":"<you>","decision":"approve"})`;
-    let detail = '';
-    this.gate = new ApprovalGate(
-      def.approval?.(input),
-      input.requestedBy,
-      {
-        onVote: (v) => this.audit('vote', `vote:${v.approver}`, { ...v }, v.approver),
-        onRefused: (r) => this.audit('vote-refused', `vote-refused:${this.gate.state.refused.length}`, { ...r }, r.approver),
-        onOpen: (s) =>
-          this.tell(
-            'approval-requested',
-            'info',
-            'approvers',
-            `Approval needed: ${subject}`,
-            `${input.requestedBy} asks for ${subject}${input.reason ? ` (${input.reason})` : ''}.${detail ? ` ${detail}` : ''} ` +
-              `Needs ${s.policy.quorum} approval(s) from: ${Object.keys(s.eligible)
-                .filter((p) => p !== s.requestedBy)
-                .join(', ')}. ` +
-              `Decide by ${s.deadline}. ${approveHow}`,
-          ),
-        onEscalate: (s) =>
-          this.tell(
-            'approval-escalated',
-            'warning',
-            'escalation',
-            `Approval overdue: ${subject}`,
-            `No decision yet (${s.votes.filter((v) => v.decision === 'approve').length} of ${s.policy.quorum}); ` +
-              `the request times out at ${s.deadline}. ${approveHow}`,
-          ),
-      },
-      resume?.approval,
-    );
-    this.setGateDetail = (d) => (detail = d);
+    this.gate = new ApprovalGate(def.approval?.(input), input.requestedBy, this.gateHooks(), resume?.approval);
     const onNotice = (kind: 'granted' | 'refused' | 'queued') => (n: LockNotice) => {
       if (this.lock?.requestId !== n.requestId) return;
       if (kind === 'granted') this.lock.granted = true;
@@ -255,7 +220,40 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     setHandler(lockQueued, onNotice('queued'));
   }
 
-  private setGateDetail: (d: string) => void;
+  /** What the approvers' notification says about this run, set by the step that opens the gate. */
+  private gateDetail = '';
+
+  private gateHooks(): GateHooks {
+    const subject = this.def.subject(this.input);
+    const { requestedBy, reason } = this.input;
+    const approveHow =
+      `approve: npm run runbook -- approve ${this.workflowId} --as <you>  ` +
+      `(or in the Temporal UI, signal "approveFromUi" with {"approver":"<you>","decision":"approve"})`;
+    return {
+      onVote: (v) => this.audit('vote', `vote:${v.approver}`, { ...v }, v.approver),
+      onRefused: (r) => this.audit('vote-refused', `vote-refused:${this.gate.state.refused.length}`, { ...r }, r.approver),
+      onOpen: (s) => {
+        const others = Object.keys(s.eligible).filter((p) => p !== s.requestedBy);
+        return this.tell(
+          'approval-requested',
+          'info',
+          'approvers',
+          `Approval needed: ${subject}`,
+          `${requestedBy} asks for ${subject}${reason ? ` (${reason})` : ''}.${this.gateDetail ? ` ${this.gateDetail}` : ''} ` +
+            `Needs ${s.policy.quorum} approval(s) from: ${others.join(', ')}. Decide by ${s.deadline}. ${approveHow}`,
+        );
+      },
+      onEscalate: (s) =>
+        this.tell(
+          'approval-escalated',
+          'warning',
+          'escalation',
+          `Approval overdue: ${subject}`,
+          `No decision yet (${s.votes.filter((v) => v.decision === 'approve').length} of ${s.policy.quorum}); ` +
+            `the request times out at ${s.deadline}. ${approveHow}`,
+        ),
+    };
+  }
 
   // ---- Run: what steps see ----
 
@@ -308,7 +306,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
   async approve(opts: { detail?: string; deniedNote: string }): Promise<ApprovalState> {
     const policy = this.def.approval?.(this.input);
     if (!policy) throw new Error(`runbook ${this.def.type} has no approval policy`);
-    this.setGateDetail(opts.detail ?? '');
+    this.gateDetail = opts.detail ?? '';
     const now = Date.now();
     const timeoutAt = now + toMs(policy.timeout);
     const deadlineMs = Math.min(timeoutAt, this.deadline?.atMs ?? Infinity);
@@ -500,65 +498,66 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
         this.progress.setStatus('compensating', `undoing: ${this.comp.pending.join(', ')}`);
         this.compensations.push(...(await this.comp.run()));
       }
-      const success = ending === 'completed' || ending === 'completed-with-warnings';
-      let reason = why;
-      if (!success && (this.comp.changed || ending === 'failed' || ending === 'cancelled')) reason += `. ${this.def.progressNote(this)}`;
-      if (!success && this.comp.changed) {
-        const undone = this.compensations.map((c) => `${c.name} ${c.ok ? 'ok' : `FAILED (${c.error})`}`);
-        reason += ` Undone: ${undone.length ? undone.join(', ') : 'nothing to undo'}.`;
-      }
-      const badUndo = this.compensations.some((c) => !c.ok);
-      await this.progress.step('report', async () => {
-        const subject = capitalize(this.def.subject(this.input));
-        const verb: Record<RunEnding, string> = {
-          completed: 'completed',
-          'completed-with-warnings': 'completed with warnings',
-          rejected: 'will not run',
-          'timed-out': 'will not run',
-          aborted: 'aborted',
-          'window-ended': 'stopped',
-          'deadline-passed': 'stopped',
-          cancelled: 'stopped',
-          failed: 'stopped',
-          'dry-run': 'dry run',
-        };
-        const severity: Severity = ending === 'failed' || badUndo ? 'critical' : ending === 'completed' ? 'info' : 'warning';
-        await this.tell(
-          'finished',
-          severity,
-          'stakeholders',
-          `${subject} ${verb[ending]}`,
-          reason + (badUndo ? ' A person must finish the undo by hand.' : ''),
-        );
-        try {
-          await this.audit('run-finished', 'run-finished', { outcome: ending, reason, warnings: this.warnings });
-        } catch (err) {
-          this.warnings.push(`the audit record of this ending could not be written: ${failureMessage(err)}`);
-        }
-      });
+      const reason = this.endingReason(ending, why);
+      await this.progress.step('report', () => this.report(ending, reason));
       this.progress.skipRemaining(ending === 'failed' ? 'stopped after a failure' : ending);
-      if (this.lock) {
-        try {
-          await getExternalWorkflowHandle(lockWorkflowId(workflowInfo().taskQueue, this.lock.key)).signal(lockRelease, {
-            holder: this.workflowId,
-            requestId: this.lock.requestId,
-          });
-        } catch {
-          // The lock is gone (it ended, or was terminated): nothing holds the target for us any more.
-        }
-      }
+      await this.releaseTarget();
       await condition(allHandlersFinished);
       this.progress.finish(ending, reason);
       if (ending === 'cancelled') throw error;
       if (ending === 'failed') {
-        throw ApplicationFailure.create({
-          type: ErrorType.RunbookFailed,
-          nonRetryable: true,
-          message: reason,
-          cause: error instanceof Error ? error : undefined,
-        });
+        const cause = error instanceof Error ? error : undefined;
+        throw ApplicationFailure.create({ type: ErrorType.RunbookFailed, nonRetryable: true, message: reason, cause });
       }
       return this.def.result(this.base(ending, reason), this);
     });
   }
+
+  /** Why the run ended; once it began to change things, also what was done, not done and undone. */
+  private endingReason(ending: RunEnding, why: string): string {
+    if (ending === 'completed' || ending === 'completed-with-warnings') return why;
+    let reason = why;
+    if (this.comp.changed || ending === 'failed' || ending === 'cancelled') reason += `. ${this.def.progressNote(this)}`;
+    if (this.comp.changed) {
+      const undone = this.compensations.map((c) => `${c.name} ${c.ok ? 'ok' : `FAILED (${c.error})`}`);
+      reason += ` Undone: ${undone.length ? undone.join(', ') : 'nothing to undo'}.`;
+    }
+    return reason;
+  }
+
+  /** Tells the stakeholders and writes the audit record of the ending; neither may fail the ending. */
+  private async report(ending: RunEnding, reason: string): Promise<void> {
+    const badUndo = this.compensations.some((c) => !c.ok);
+    const severity: Severity = ending === 'failed' || badUndo ? 'critical' : ending === 'completed' ? 'info' : 'warning';
+    const title = `${capitalize(this.def.subject(this.input))} ${ENDING_VERB[ending]}`;
+    await this.tell('finished', severity, 'stakeholders', title, reason + (badUndo ? ' A person must finish the undo by hand.' : ''));
+    try {
+      await this.audit('run-finished', 'run-finished', { outcome: ending, reason, warnings: this.warnings });
+    } catch (err) {
+      this.warnings.push(`the audit record of this ending could not be written: ${failureMessage(err)}`);
+    }
+  }
+
+  private async releaseTarget(): Promise<void> {
+    if (!this.lock) return;
+    try {
+      const lock = getExternalWorkflowHandle(lockWorkflowId(workflowInfo().taskQueue, this.lock.key));
+      await lock.signal(lockRelease, { holder: this.workflowId, requestId: this.lock.requestId });
+    } catch {
+      // The lock is gone (it ended, or was terminated): nothing holds the target for us any more.
+    }
+  }
 }
+
+const ENDING_VERB: Record<RunEnding, string> = {
+  completed: 'completed',
+  'completed-with-warnings': 'completed with warnings',
+  rejected: 'will not run',
+  'timed-out': 'will not run',
+  aborted: 'aborted',
+  'window-ended': 'stopped',
+  'deadline-passed': 'stopped',
+  cancelled: 'stopped',
+  failed: 'stopped',
+  'dry-run': 'dry run',
+};
