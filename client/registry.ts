@@ -48,8 +48,14 @@ export interface RunbookEntry {
   summarize(result: RunbookResult): string[];
 }
 
-function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): RunbookEntry {
+/** An entry that keeps its runbook's types, for typed starts (client/runbooks.ts startTypedRunbook). */
+export interface TypedRunbookEntry<W extends RunbookWorkflow> extends RunbookEntry {
+  readonly spec: RunbookSpec<W>;
+}
+
+function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRunbookEntry<W> {
   return {
+    spec,
     name: spec.name,
     workflowType: spec.workflowType,
     summary: spec.summary,
@@ -64,8 +70,9 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): Runbook
   };
 }
 
-export const RUNBOOKS: readonly RunbookEntry[] = [
-  defineRunbook<typeof maintenanceWindow>({
+/** Every runbook, by workflow type, with its types: `startTypedRunbook(client, runbooks.restartWorkers, input)`. */
+export const runbooks = {
+  maintenanceWindow: defineRunbook<typeof maintenanceWindow>({
     name: 'maintenance-window',
     workflowType: 'maintenanceWindow',
     summary: 'planned maintenance: backup, drain, database tasks, verify, monitor, after approval',
@@ -75,7 +82,7 @@ export const RUNBOOKS: readonly RunbookEntry[] = [
     targetOf: (i) => i.service,
     summarize: (r: MaintenanceWindowResult) => summarizeMaintenance(r),
   }),
-  defineRunbook<typeof restartWorkers>({
+  restartWorkers: defineRunbook<typeof restartWorkers>({
     name: 'restart-workers',
     workflowType: 'restartWorkers',
     summary: "restart a service's job processors gracefully; force-restart them after approval if that does not recover them",
@@ -85,7 +92,10 @@ export const RUNBOOKS: readonly RunbookEntry[] = [
     targetOf: (i) => i.service,
     summarize: (r: RestartWorkersResult) => summarizeRestart(r),
   }),
-];
+};
+
+/** The same list for front doors that take input as JSON (CLI, banner, HTTP API, schedules). */
+export const RUNBOOKS: readonly RunbookEntry[] = Object.values(runbooks);
 
 export class UnknownRunbookError extends Error {
   override name = 'UnknownRunbookError';

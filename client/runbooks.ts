@@ -1,14 +1,22 @@
 // How people and programs start and steer runbooks; the CLI (and later the HTTP API) are thin layers
 // over these functions. Input is validated here, at the edge, with the workflow's own schema.
 import { randomBytes } from 'node:crypto';
-import { ApplicationFailure, Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  Client,
+  Connection,
+  WorkflowUpdateFailedError,
+  type Workflow,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { connectionOptions, temporalProfile, type TemporalProfile } from '../temporal-config/connection';
 import { approve, pendingApprovals, VOTE_REFUSED } from '../workflows/lib/approval';
 import type { ApprovalState, Decision } from '../workflows/lib/approval-rules';
 import { plan, progress, type RunbookProgress } from '../workflows/lib/progress';
 import type { PlanStep } from '../workflows/lib/result';
 import type { RunbookResult } from '../workflows/lib/result';
-import type { RunbookEntry } from './registry';
+import type { InputOf, RunbookEntry, RunbookWorkflow, TypedRunbookEntry } from './registry';
 
 export class InputError extends Error {
   override name = 'InputError';
@@ -31,7 +39,7 @@ export async function startRunbook(
   entry: RunbookEntry,
   input: unknown,
   opts: { taskQueue: string; workflowId?: string },
-): Promise<WorkflowHandle<(input: unknown) => Promise<RunbookResult>>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<(input: unknown) => Promise<RunbookResult>>> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
   return client.workflow.start<(input: unknown) => Promise<RunbookResult>>(entry.workflowType, {
@@ -39,6 +47,18 @@ export async function startRunbook(
     workflowId: opts.workflowId ?? runbookWorkflowId(entry, parsed.target),
     args: [input],
   });
+}
+
+/** A typed start for programs: the compiler checks `input` against the runbook's workflow function. */
+export async function startTypedRunbook<W extends RunbookWorkflow & Workflow>(
+  client: Client,
+  entry: TypedRunbookEntry<W>,
+  input: InputOf<W>,
+  opts: { taskQueue: string; workflowId?: string },
+): Promise<WorkflowHandle<W>> {
+  const started = await startRunbook(client, entry, input, opts);
+  // The same run, typed as W; following continue-as-new like the handle start() returns.
+  return client.workflow.getHandle<W>(started.workflowId, undefined, { firstExecutionRunId: started.firstExecutionRunId });
 }
 
 export class VoteRefusedError extends Error {

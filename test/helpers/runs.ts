@@ -13,11 +13,11 @@ export function startRun<R extends RunbookResult>(env: TestEnv, type: string, in
   return env.client.workflow.start<(input: unknown) => Promise<R>>(type, { taskQueue: env.taskQueue, workflowId: id, args: [input] });
 }
 
-export async function gateOpen(h: RunHandle, timeoutMs = 20_000): Promise<void> {
+export async function gateOpen(h: WorkflowHandle, timeoutMs = 20_000): Promise<void> {
   await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', timeoutMs, `the approval gate of ${h.workflowId} to open`);
 }
 
-export async function stepReaches(h: RunHandle, id: string, status: PlanStep['status'], timeoutMs = 20_000): Promise<PlanStep> {
+export async function stepReaches(h: WorkflowHandle, id: string, status: PlanStep['status'], timeoutMs = 20_000): Promise<PlanStep> {
   return eventually(
     async () => (await h.query(plan)).find((s) => s.id === id && s.status === status),
     timeoutMs,
@@ -62,7 +62,7 @@ export async function enqueue(env: TestEnv, n: number, prefix = 'seed'): Promise
   await env.redis.lpush(env.queue.pending, ...jobs);
 }
 
-export async function failureOf(h: RunHandle): Promise<ApplicationFailure> {
+export async function failureOf(h: WorkflowHandle): Promise<ApplicationFailure> {
   const err = await h.result().then(
     () => undefined,
     (e: unknown) => e,

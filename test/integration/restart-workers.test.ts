@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { castVote } from '../../client/runbooks';
+import { runbooks } from '../../client/registry';
+import { castVote, startTypedRunbook } from '../../client/runbooks';
 import { plan } from '../../workflows/lib/progress';
-import type { RestartWorkersInput, RestartWorkersResult } from '../../workflows/restart-workers/contract';
+import type { RestartWorkersInput } from '../../workflows/restart-workers/contract';
 import { createTestEnv, eventually, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 import { admin, enqueue, failureOf, gateOpen, platform, startRun, stepReaches } from '../helpers/runs';
@@ -35,7 +36,9 @@ const input = (o: Partial<RestartWorkersInput> = {}): RestartWorkersInput => ({
   approval: { quorum: 1, approverRoles: ['sre-lead'], timeout: '10m' },
   ...o,
 });
-const start = (i: RestartWorkersInput, prefix = 'rw') => startRun<RestartWorkersResult>(env, 'restartWorkers', i, workflowId(prefix));
+// A typed start through the registry, as a program would: the compiler checks the input.
+const start = (i: RestartWorkersInput, prefix = 'rw') =>
+  startTypedRunbook(env.client, runbooks.restartWorkers, i, { taskQueue: env.taskQueue, workflowId: workflowId(prefix) });
 const runs = async (): Promise<number> => Number((await env.pool.query('SELECT count(*) FROM report_runs')).rows[0].count);
 const depth = async (): Promise<number> => (await env.redis.llen(env.queue.pending)) + (await env.redis.llen(env.queue.processing));
 
@@ -144,7 +147,9 @@ describe('with an in-process worker', () => {
       'report',
     ]);
     expect((await platform(env)).generation).toBe(before.generation);
-    const bad = await failureOf(await start(input({ recoveryTimeout: '3h' }), 'rw-bad'));
+    // Refused at the edge, nothing started; and by the workflow itself when a start skips the edge (Web UI).
+    await expect(start(input({ recoveryTimeout: '3h' }), 'rw-bad')).rejects.toThrow('invalid restart-workers input: recoveryTimeout: must be at most 1h');
+    const bad = await failureOf(await startRun(env, 'restartWorkers', input({ recoveryTimeout: '3h' }), workflowId('rw-bad')));
     expect(bad).toMatchObject({ type: 'InvalidInputError', nonRetryable: true, message: 'invalid restartWorkers input: recoveryTimeout: must be at most 1h' });
     const noQueue = await failureOf(await start(input({ service: 'reports-down' }), 'rw-noqueue'));
     expect(noQueue.message).toBe('invalid restartWorkers input: service: "reports-down" has no job queue configured');
