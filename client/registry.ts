@@ -1,7 +1,7 @@
 // The one list of runbooks every front door reads: the CLI, the stack's banner, and the coming HTTP API
 // and schedules. Each entry: the workflow (typed starts), its input schema, CLI name, id prefix, example
 // input and a summary of a result. Adding a runbook adds one entry here; no front door names a runbook.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { RunbookResult } from '../workflows/lib/result';
 import { describeIssues } from '../workflows/lib/validate';
 import {
@@ -46,6 +46,8 @@ export interface RunbookEntry {
   parse(input: unknown): { ok: true; target: string; requestedBy: string; dryRun: boolean } | { ok: false; error: string };
   example(): Record<string, unknown>;
   summarize(result: RunbookResult): string[];
+  /** JSON Schema of the input, generated from the same zod schema that validates it (OpenAPI). */
+  inputJsonSchema(): Record<string, unknown>;
 }
 
 /** An entry that keeps its runbook's types, for typed starts (client/runbooks.ts startTypedRunbook). */
@@ -67,6 +69,7 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRu
     },
     example: () => spec.example() as Record<string, unknown>,
     summarize: (result) => spec.summarize(result as ResultOf<W>),
+    inputJsonSchema: () => z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
   };
 }
 

@@ -69,6 +69,23 @@ export const configSchema = z
       .default({ webhooks: [] })
       .describe('where notifications go besides the worker log and the audit store'),
     audit: z.object({ url: url.describe('postgres URL of the append-only audit store') }),
+    api: z
+      .object({
+        listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:58090').describe('where the HTTP API listens'),
+        tokens: z
+          .array(
+            z.object({
+              name: name.describe('what the token is for, shown in logs instead of the token'),
+              token: z.string().min(24, 'must be at least 24 characters').describe('bearer token (secret: use ${VAR})'),
+              person: name.describe('who calls with it: the identity of its starts and votes (a key of people)'),
+              roles: z.array(z.enum(['operator', 'approver', 'admin'])).min(1),
+            }),
+          )
+          .default([])
+          .describe('who may call the API: operator starts runs, approver votes, admin cancels'),
+      })
+      .prefault({})
+      .describe('the HTTP API (client/api)'),
     locks: z
       .object({
         holderCheck: z
@@ -85,6 +102,11 @@ export const configSchema = z
     }),
   })
   .superRefine((cfg, ctx) => {
+    for (const [i, t] of cfg.api.tokens.entries()) {
+      if (!(t.person in cfg.people)) {
+        ctx.addIssue({ code: 'custom', path: ['api', 'tokens', i, 'person'], message: `"${t.person}" is not in people; known: ${Object.keys(cfg.people).join(', ') || '(none)'}` });
+      }
+    }
     for (const [svcName, svc] of Object.entries(cfg.services)) {
       const refs: Array<[string, string[], Record<string, unknown>]> = [
         ['postgres', svc.postgres, cfg.postgres],

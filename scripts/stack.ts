@@ -25,6 +25,7 @@ function banner(): string {
     `  Temporal frontend  ${HOST}:${PORTS.temporal}   namespace runbooks, task queue runbooks`,
     `  Worker metrics     http://${HOST}:${PORTS.workerMetrics}/metrics`,
     `  Demo service       http://${HOST}:${PORTS.demo}/health`,
+    `  HTTP API           http://${HOST}:${PORTS.api}   OpenAPI /openapi.json; tokens in .data/secrets.env (API_TOKEN_BOB operator, _ALICE approver, _DAVE admin)`,
     `  PostgreSQL         ${HOST}:${PORTS.postgres}   databases reports, runbooks (password in .data/secrets.env)`,
     `  Redis              ${HOST}:${PORTS.redis}`,
     `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,

@@ -39,6 +39,7 @@ export function stackEnv(s: StackSecrets): NodeJS.ProcessEnv {
     DEMO_MONGO_URL: urls.mongo,
     WORKER_METRICS_ADDRESS: `${HOST}:${PORTS.workerMetrics}`,
     WORKER_SDK_METRICS_ADDRESS: `${HOST}:${PORTS.workerSdkMetrics}`,
+    API_LISTEN: `${HOST}:${PORTS.api}`,
   };
 }
 

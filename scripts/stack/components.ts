@@ -3,6 +3,7 @@
 // plus its line in REGISTRY. `ensure` reuses a server that already answers (started by `npm start`, or an
 // earlier test run).
 import { type Component as ComponentOf, type ComponentFactory, stackContext } from './component';
+import { api } from './components/api';
 import { demo } from './components/demo';
 import { ferretdb } from './components/ferretdb';
 import { postgres } from './components/postgres';
@@ -36,6 +37,7 @@ const REGISTRY = [
   entry({ name: 'demo', make: demo }),
   // Room for its shutdown grace time (30 s: running activities may finish, see workers/create-worker.ts).
   entry({ name: 'worker', make: worker, stopTimeoutMs: 40_000 }),
+  entry({ name: 'api', make: api }),
 ];
 
 export type ComponentName = (typeof REGISTRY)[number]['name'];

@@ -27,6 +27,7 @@ export const PORTS = {
   demo: Number(process.env.DEMO_PORT ?? 58080),
   workerMetrics: Number(process.env.WORKER_METRICS_PORT ?? 59464),
   workerSdkMetrics: Number(process.env.WORKER_SDK_METRICS_PORT ?? 59465),
+  api: Number(process.env.API_PORT ?? 58090),
 };
 
 export const HOST = '127.0.0.1';

@@ -9,6 +9,10 @@ export interface StackSecrets {
   PG_PASSWORD: string;
   REDIS_PASSWORD: string;
   DEMO_ADMIN_TOKEN: string;
+  /** HTTP API tokens of the local stack's people (config/local.json `api.tokens`). */
+  API_TOKEN_BOB: string;
+  API_TOKEN_ALICE: string;
+  API_TOKEN_DAVE: string;
 }
 
 const FILE = path.join(DATA, 'secrets.env');
@@ -27,6 +31,9 @@ export function loadSecrets(): StackSecrets {
     PG_PASSWORD: existing.PG_PASSWORD ?? gen(),
     REDIS_PASSWORD: existing.REDIS_PASSWORD ?? gen(),
     DEMO_ADMIN_TOKEN: existing.DEMO_ADMIN_TOKEN ?? gen(),
+    API_TOKEN_BOB: existing.API_TOKEN_BOB ?? gen(),
+    API_TOKEN_ALICE: existing.API_TOKEN_ALICE ?? gen(),
+    API_TOKEN_DAVE: existing.API_TOKEN_DAVE ?? gen(),
   };
   const body = Object.entries(secrets)
     .map(([k, v]) => `${k}=${v}`)

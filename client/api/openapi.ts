@@ -1,0 +1,91 @@
+// The API's OpenAPI 3.1 document, generated from the same zod schemas that validate requests, so the two
+// cannot disagree. Each runbook's start body is its input schema (requestedBy comes from the token).
+import { RUNBOOKS } from '../registry';
+
+const err = { description: 'refused', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+const errors = { '400': err, '401': err, '403': err, '404': err };
+const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+export function openApiDocument(): Record<string, unknown> {
+  const schemas: Record<string, unknown> = { Error: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } };
+  const paths: Record<string, unknown> = {};
+  for (const r of RUNBOOKS) {
+    const { $schema: _drop, ...input } = r.inputJsonSchema();
+    const props = { ...((input.properties as Record<string, unknown> | undefined) ?? {}) };
+    delete props.requestedBy;
+    const name = `${r.workflowType}Input`;
+    schemas[name] = { ...input, properties: props, required: ((input.required as string[] | undefined) ?? []).filter((f) => f !== 'requestedBy') };
+    paths[`/runbooks/${r.name}/runs`] = {
+      post: {
+        summary: `start ${r.name}: ${r.summary}`,
+        security: [{ bearer: [] }],
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } }],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` }, example: r.example() } } },
+        responses: { '201': { description: 'started' }, '200': { description: 'the run this Idempotency-Key started before' }, ...errors },
+      },
+    };
+  }
+  const vote = (d: string) => ({
+    post: {
+      summary: `${d} a run waiting at its approval gate, as the token's person`,
+      security: [{ bearer: [] }],
+      parameters: [id],
+      requestBody: {
+        content: {
+          'application/json': { schema: { type: 'object', properties: { comment: { type: 'string', maxLength: 2000 } }, additionalProperties: false } },
+        },
+      },
+      responses: { '200': { description: 'the vote counted' }, '409': err, ...errors },
+    },
+  });
+  Object.assign(paths, {
+    '/runbooks': {
+      get: { summary: 'the runbooks you can start, with example inputs', security: [{ bearer: [] }], responses: { '200': { description: 'runbooks' } } },
+    },
+    '/runs': {
+      get: {
+        summary: 'recent runs, newest first',
+        security: [{ bearer: [] }],
+        parameters: ['status', 'runbook', 'target', 'limit'].map((n) => ({
+          name: n,
+          in: 'query',
+          required: false,
+          schema: { type: n === 'limit' ? 'integer' : 'string' },
+        })),
+        responses: { '200': { description: 'runs' }, ...errors },
+      },
+    },
+    '/runs/{id}': {
+      get: {
+        summary: 'plan, progress and approvals of a run',
+        security: [{ bearer: [] }],
+        parameters: [id],
+        responses: { '200': { description: 'run' }, ...errors },
+      },
+    },
+    '/runs/{id}/result': {
+      get: {
+        summary: 'the result of an ended run (202 while it runs)',
+        security: [{ bearer: [] }],
+        parameters: [id],
+        responses: { '200': { description: 'result' }, '202': { description: 'still running' }, ...errors },
+      },
+    },
+    '/runs/{id}/approve': vote('approve'),
+    '/runs/{id}/reject': vote('reject'),
+    '/runs/{id}/cancel': {
+      post: {
+        summary: 'cancel a running run (its undo steps run)',
+        security: [{ bearer: [] }],
+        parameters: [id],
+        responses: { '202': { description: 'cancel requested' }, '409': err, ...errors },
+      },
+    },
+  });
+  return {
+    openapi: '3.1.0',
+    info: { title: 'temporal-runbooks API', version: '1' },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths,
+  };
+}
