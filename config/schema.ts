@@ -71,7 +71,11 @@ export const configSchema = z
     audit: z.object({ url: url.describe('postgres URL of the append-only audit store') }),
     api: z
       .object({
-        listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:58090').describe('where the HTTP API listens'),
+        listen: z
+          .string()
+          .regex(/^[^:]+:\d+$/, 'host:port')
+          .default('127.0.0.1:58090')
+          .describe('where the HTTP API listens'),
         tokens: z
           .array(
             z.object({
@@ -104,7 +108,11 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     for (const [i, t] of cfg.api.tokens.entries()) {
       if (!(t.person in cfg.people)) {
-        ctx.addIssue({ code: 'custom', path: ['api', 'tokens', i, 'person'], message: `"${t.person}" is not in people; known: ${Object.keys(cfg.people).join(', ') || '(none)'}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['api', 'tokens', i, 'person'],
+          message: `"${t.person}" is not in people; known: ${Object.keys(cfg.people).join(', ') || '(none)'}`,
+        });
       }
     }
     for (const [svcName, svc] of Object.entries(cfg.services)) {
