@@ -69,7 +69,7 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRu
     },
     example: () => spec.example() as Record<string, unknown>,
     summarize: (result) => spec.summarize(result as ResultOf<W>),
-    inputJsonSchema: () => z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+    inputJsonSchema: () => z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }),
   };
 }
 
