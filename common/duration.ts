@@ -4,8 +4,14 @@ import ms, { type StringValue } from 'ms';
 
 /** Milliseconds of a duration string, or undefined when it is not one (or not positive). */
 export function parseDuration(s: string): number | undefined {
-  if (typeof s !== 'string' || s.length > 40) return undefined;
-  const n = ms(s.trim() as StringValue);
+  if (typeof s !== 'string' || s.length > 40 || s.trim() === '') return undefined;
+  let n: number | undefined;
+  try {
+    n = ms(s.trim() as StringValue);
+  } catch {
+    // `ms` throws on some inputs (an empty string) instead of answering "not a duration".
+    return undefined;
+  }
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined;
 }
 

@@ -65,6 +65,10 @@ describe('every duration and count in an input has a maximum', () => {
     ['approval.timeout', { approval: { timeout: '31d' } }, 'approval.timeout: must be at most 30d'],
     ['historyLimit', { historyLimit: 100 }, 'historyLimit: Too small: expected number to be >=200'],
     ['not a duration', { monitorInterval: 'often' }, 'monitorInterval: must be a positive duration such as "90s", "30m" or "4h"'],
+    // `ms` throws on an empty string: found by the API's property test (it was a 500).
+    ['an empty duration', { monitorInterval: '' }, 'monitorInterval: must be a positive duration such as "90s", "30m" or "4h"'],
+    ['a blank duration', { approval: { timeout: ' \t' } }, 'approval.timeout: must be a positive duration such as "90s", "30m" or "4h"'],
+    ['a misspelt approval field', { approval: { quorom: 2 } }, 'approval: Unrecognized key: "quorom"'],
   ])('%s', (_name, override, message) => {
     expect(issues({ ...exampleMaintenanceInput(), ...override })).toBe(message);
   });

@@ -12,6 +12,7 @@ export const approvalPolicySchema = z
     escalateAfter: duration('30d').optional().describe('notify the escalation channel after this; default 3/4 of timeout'),
     allowUiVotes: z.boolean().default(true).describe('accept votes sent as signals from the Temporal UI (identity is then claimed, not proven)'),
   })
+  .strict()
   .describe('who must approve, how many, and how long to wait');
 
 export type ApprovalPolicy = z.output<typeof approvalPolicySchema>;
