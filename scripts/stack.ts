@@ -26,6 +26,8 @@ function banner(): string {
     `  Worker metrics     http://${HOST}:${PORTS.workerMetrics}/metrics`,
     `  Demo service       http://${HOST}:${PORTS.demo}/health`,
     `  HTTP API           http://${HOST}:${PORTS.api}   OpenAPI /openapi.json; tokens in .data/secrets.env (API_TOKEN_BOB operator, _ALICE approver, _DAVE admin)`,
+    `  Prometheus         http://${HOST}:${PORTS.prometheus}   alerts /classic/alerts; rollback triggers in temporal-config/prometheus/alert-rules.yml`,
+    `  Alertmanager       http://${HOST}:${PORTS.alertmanager}   rollback alerts -> http://${HOST}:${PORTS.api}/alertmanager/webhook`,
     `  PostgreSQL         ${HOST}:${PORTS.postgres}   databases reports, runbooks (password in .data/secrets.env)`,
     `  Redis              ${HOST}:${PORTS.redis}`,
     `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,
@@ -53,7 +55,7 @@ async function up(opts: { detach?: boolean }): Promise<void> {
   let offset = existsSync(workerLog) ? statSync(workerLog).size : 0;
   console.log(c.bold('Starting the runbook stack'));
   const reports = await ensure(ORDER, (r) =>
-    console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(9)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
+    console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(12)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
   );
   console.log(c.dim(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`));
   console.log(banner());
@@ -99,7 +101,7 @@ async function status(): Promise<void> {
     const pid = readPid(name);
     const ready = await all[name].ready().catch(() => false);
     const state = ready ? c.green('up  ') : 'down';
-    console.log(`  ${state} ${name.padEnd(9)} ${all[name].address}${pid ? c.dim(` pid ${pid}`) : ''}`);
+    console.log(`  ${state} ${name.padEnd(12)} ${all[name].address}${pid ? c.dim(` pid ${pid}`) : ''}`);
   }
 }
 

@@ -3,10 +3,12 @@
 // plus its line in REGISTRY. `ensure` reuses a server that already answers (started by `npm start`, or an
 // earlier test run).
 import { type Component as ComponentOf, type ComponentFactory, stackContext } from './component';
+import { alertmanager } from './components/alertmanager';
 import { api } from './components/api';
 import { demo } from './components/demo';
 import { ferretdb } from './components/ferretdb';
 import { postgres } from './components/postgres';
+import { prometheus } from './components/prometheus';
 import { redis } from './components/redis';
 import { temporal } from './components/temporal';
 import { worker } from './components/worker';
@@ -38,6 +40,8 @@ const REGISTRY = [
   // Room for its shutdown grace time (30 s: running activities may finish, see workers/create-worker.ts).
   entry({ name: 'worker', make: worker, stopTimeoutMs: 40_000 }),
   entry({ name: 'api', make: api }),
+  entry({ name: 'alertmanager', make: alertmanager }),
+  entry({ name: 'prometheus', make: prometheus }),
 ];
 
 export type ComponentName = (typeof REGISTRY)[number]['name'];

@@ -28,6 +28,8 @@ export const PORTS = {
   workerMetrics: Number(process.env.WORKER_METRICS_PORT ?? 59464),
   workerSdkMetrics: Number(process.env.WORKER_SDK_METRICS_PORT ?? 59465),
   api: Number(process.env.API_PORT ?? 58090),
+  prometheus: Number(process.env.PROMETHEUS_PORT ?? 59090),
+  alertmanager: Number(process.env.ALERTMANAGER_PORT ?? 59093),
 };
 
 export const HOST = '127.0.0.1';

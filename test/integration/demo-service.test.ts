@@ -211,7 +211,7 @@ test('wedged processors hold a job each and stall a graceful restart; a force re
   const s0 = await state();
   const before = await runs();
   const failedBefore = await env.redis.llen(env.queue.failed);
-  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2 });
+  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2, errorRate: 0 });
   // The probe is the oldest job, so one of the wedged processors takes it.
   const probeId = `wedge-${randomUUID()}`;
   expect((await post('/probes', { probeId })).status).toBe(202);
@@ -235,7 +235,7 @@ test('wedged processors hold a job each and stall a graceful restart; a force re
   expect(await runs()).toBe(before);
 
   // Clearing the fault does not un-wedge anyone.
-  expect(await (await admin('/faults', { wedged: false })).json()).toEqual({ wedged: 2 });
+  expect(await (await admin('/faults', { wedged: false })).json()).toEqual({ wedged: 2, errorRate: 0 });
 
   const force = randomUUID();
   const killed = await restart({ mode: 'force', requestId: force });
@@ -260,7 +260,7 @@ test('wedged processors hold a job each and stall a graceful restart; a force re
 test('a second graceful restart supersedes a stalled one: the freed slot gets a new processor, the wedged one still blocks', async () => {
   const before = await runs();
   const s0 = await state();
-  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2 });
+  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2, errorRate: 0 });
   await enqueue(2);
   await eventually(async () => (await processing()) === 2, 5000, 'both processors to take a job');
   await restart({ mode: 'graceful', requestId: randomUUID() });
@@ -282,7 +282,7 @@ test('a second graceful restart supersedes a stalled one: the freed slot gets a 
 
 test('scaling down never hangs on a wedged processor: it answers within ~5 s with the ones still stopping', async () => {
   const before = await runs();
-  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2 });
+  expect(await (await admin('/faults', { wedged: true })).json()).toEqual({ wedged: 2, errorRate: 0 });
   await enqueue(3);
   await eventually(async () => (await processing()) === 2, 5000, 'both processors to take a job');
   const t0 = Date.now();
@@ -347,4 +347,24 @@ test('platform state survives a restart of the service; closing it kills wedged 
   } finally {
     await b.close();
   }
+});
+
+test('fault injection: errorRate answers 500 to exactly that share of report requests, and 0 turns it off', async () => {
+  const faults = (body: unknown) =>
+    fetch(`${env.demo.url}/admin/faults`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await faults({ errorRate: 1.5 })).status).toBe(400);
+  expect((await faults({})).status).toBe(400);
+  expect(await (await faults({ errorRate: 0.25 })).json()).toMatchObject({ errorRate: 0.25 });
+  const codes: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    codes.push((await fetch(`${env.demo.url}/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+  }
+  expect(codes.filter((c) => c === 500)).toHaveLength(5);
+  expect(codes.filter((c) => c === 202)).toHaveLength(15);
+  await faults({ errorRate: 0 });
+  expect((await fetch(`${env.demo.url}/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(202);
 });
