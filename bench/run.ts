@@ -18,6 +18,8 @@ import type { MaintenanceWindowInput } from '../workflows/maintenance-window/con
 import { createTestEnv, eventually, maintenanceInput, TEMPORAL_ADDRESS, NAMESPACE } from '../test/helpers/env';
 import { adminToken } from '../test/helpers/runs';
 import { startApi } from '../test/helpers/api';
+import { createActivities } from '../activities';
+import { RunbookMetrics } from '../workers/metrics';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
@@ -61,6 +63,9 @@ async function main(): Promise<void> {
     namespace: NAMESPACE,
     taskQueue: bareQueue,
     workflowsPath: require.resolve('./workflows'),
+    // The kit's steps call the real audit and notify activities; `noop` is the step itself.
+    activities: { ...createActivities(env.deps), noop: async (i: number) => i },
+    sinks: new RunbookMetrics().sinks(),
   });
   const bareRunning = bareWorker.run();
   const lines: string[] = [];
@@ -146,7 +151,27 @@ async function main(): Promise<void> {
     }
     lines.push(row(`restart-workers, graceful (n=${n})`, runbookMs, scriptMs));
 
-    // ---- 4. a start through the HTTP API (auth, validation, idempotency key) vs client.workflow.start ----
+    // ---- 4. the kit's cost per step: 20 no-op steps through the kit vs 20 bare activities ----
+    const STEPS = 20;
+    const kitMs: number[] = [];
+    const bareMs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      bareMs.push(
+        await time(() => env.client.workflow.execute('bareSteps', { taskQueue: bareQueue, workflowId: `bench-bare-steps-${env.id}-${i}`, args: [STEPS] })),
+      );
+      kitMs.push(
+        await time(() =>
+          env.client.workflow.execute('kitSteps', {
+            taskQueue: bareQueue,
+            workflowId: `bench-kit-steps-${env.id}-${i}`,
+            args: [{ requestedBy: 'bob', steps: STEPS }],
+          }),
+        ),
+      );
+    }
+    lines.push(row(`kit, ${STEPS} no-op steps (n=${n})`, kitMs, bareMs));
+
+    // ---- 5. a start through the HTTP API (auth, validation, idempotency key) vs client.workflow.start ----
     const api = await startApi(env);
     try {
       const input = { service: 'reports', recoveryTimeout: '1m', dryRun: true };
