@@ -6,7 +6,7 @@ import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
 import { platformFor } from '../platform';
-import type { QueueStats } from '../redis/queue';
+import { readQueueStats, type QueueStats } from '../redis/queue';
 
 export type ProbeStatus = 'queued' | 'processing' | 'done' | 'failed' | 'unknown';
 
@@ -44,12 +44,7 @@ export function createProbeActivities(deps: Deps) {
     return JSON.parse(text) as { status: ProbeStatus };
   }
 
-  async function depth(service: string): Promise<QueueStats> {
-    const q = deps.service(service).queue!;
-    const r = deps.redis(q.redis);
-    const [pending, processing, failed] = await Promise.all([r.llen(q.pending), r.llen(q.processing), r.llen(q.failed)]);
-    return { pending, processing, failed };
-  }
+  const depth = (service: string): Promise<QueueStats> => readQueueStats(deps, service);
 
   return {
     /** Enqueues the probe job `probeId` (a repeat enqueues nothing) and says where it is. */

@@ -16,14 +16,17 @@ export interface DrainResult extends QueueStats {
 
 export type QueueActivities = ReturnType<typeof createQueueActivities>;
 
+/** The lengths of a service's job lists (waiting, being worked on, failed). */
+export async function readQueueStats(deps: Deps, service: string): Promise<QueueStats> {
+  const q = deps.service(service).queue;
+  if (!q) throw new InvalidTargetError(`service "${service}" has no queue configured`);
+  const r = deps.redis(q.redis);
+  const [pending, processing, failed] = await Promise.all([r.llen(q.pending), r.llen(q.processing), r.llen(q.failed)]);
+  return { pending, processing, failed };
+}
+
 export function createQueueActivities(deps: Deps) {
-  async function stats(service: string): Promise<QueueStats> {
-    const q = deps.service(service).queue;
-    if (!q) throw new InvalidTargetError(`service "${service}" has no queue configured`);
-    const r = deps.redis(q.redis);
-    const [pending, processing, failed] = await Promise.all([r.llen(q.pending), r.llen(q.processing), r.llen(q.failed)]);
-    return { pending, processing, failed };
-  }
+  const stats = (service: string): Promise<QueueStats> => readQueueStats(deps, service);
 
   return {
     async queueStats(input: { service: string }): Promise<QueueStats> {
