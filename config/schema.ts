@@ -3,6 +3,7 @@
 // resolved in the worker's memory only (see load.ts). Every setting says what it is for and its default.
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
+import { dataRollbackSchema } from './data-rollback';
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
 
@@ -45,6 +46,21 @@ export const serviceSchema = z.object({
   queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
   postgres: z.array(name).default([]).describe('postgres targets the service owns (first is the default)'),
   mongo: z.array(name).default([]).describe('mongo targets the service owns (first is the default)'),
+  environment: name.default('production').describe('the environment it runs in; rollbacks look up their approval policy by it'),
+  dataRollback: dataRollbackSchema.optional().describe("database rollback steps of the service's latest release (reviewed configuration)"),
+  metrics: z
+    .object({
+      prometheusUrl: z.string().url().describe('Prometheus that scrapes the service, e.g. http://127.0.0.1:59090'),
+      errorRatio: z
+        .string()
+        .min(1)
+        .describe('PromQL: share of requests answered 5xx; $window is replaced by the measuring window, e.g. 1m'),
+      p95Seconds: z.string().min(1).describe('PromQL: 95th percentile response time in seconds; $window as above'),
+      maxErrorRatio: z.number().min(0).max(1).default(0.05).describe('verification fails above this share of 5xx'),
+      maxP95Seconds: z.number().positive().default(10).describe('verification fails above this p95'),
+    })
+    .optional()
+    .describe('how rollbacks verify the service through Prometheus (5xx rate and p95)'),
 });
 
 export const personSchema = z.object({
@@ -116,6 +132,16 @@ export const configSchema = z
       }
     }
     for (const [svcName, svc] of Object.entries(cfg.services)) {
+      for (const [i, step] of (svc.dataRollback?.steps ?? []).entries()) {
+        const owned = step.store === 'mongo' ? svc.mongo : svc.postgres;
+        if (!owned.includes(step.target)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', svcName, 'dataRollback', 'steps', i, 'target'],
+            message: `${step.store} target "${step.target}" is not one of the service's (${owned.join(', ') || 'none'})`,
+          });
+        }
+      }
       const refs: Array<[string, string[], Record<string, unknown>]> = [
         ['postgres', svc.postgres, cfg.postgres],
         ['mongo', svc.mongo, cfg.mongo],

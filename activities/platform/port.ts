@@ -26,7 +26,7 @@ export interface RestartResult {
   repeated: boolean;
 }
 
-export interface Platform {
+export interface Platform extends Deployments {
   state(): Promise<PlatformState>;
   /** Scale to exactly `replicas` (scale-to-N, never by N, so retries are safe). */
   scaleWorkers(replicas: number): Promise<{ previous: number; replicas: number }>;
@@ -36,4 +36,51 @@ export interface Platform {
    * once started. force: kill them all at once and start new ones (`delete pod`). Idempotent by requestId.
    */
   restartWorkers(mode: RestartMode, requestId: string): Promise<RestartResult>;
+}
+
+/** One revision of the service's deployment history (a Deployment's ReplicaSet revision). */
+export interface Revision {
+  /** 1, 2, 3 ...: a rollback makes a new revision with an older version, as `kubectl rollout undo` does. */
+  revision: number;
+  version: string;
+  cause: 'deploy' | 'rollback';
+  /** The request that made it: a retried call with the same id makes no second revision. */
+  requestId: string;
+  at: string;
+}
+
+export interface RolloutStatus {
+  /** The revision being rolled out (or rolled out). */
+  revision: number;
+  status: 'in-progress' | 'complete';
+  /** Processes running the revision, of `total` wanted. */
+  updated: number;
+  total: number;
+}
+
+export interface DeploymentState {
+  current: Revision;
+  /** Oldest first; the last one is `current`. */
+  history: Revision[];
+  rollout: RolloutStatus;
+  /** Versions the platform can deploy. */
+  available: string[];
+}
+
+export interface DeployResult {
+  revision: Revision;
+  previous: Revision;
+  /** The platform had already applied this request id: nothing was deployed again. */
+  repeated: boolean;
+}
+
+export interface Deployments {
+  deployment(): Promise<DeploymentState>;
+  /** Deploys `version` as a new revision (`kubectl set image`); idempotent by requestId. */
+  deploy(version: string, requestId: string): Promise<DeployResult>;
+  /** Back to `toRevision`, default the one before current (`kubectl rollout undo`); idempotent by requestId. */
+  rollback(requestId: string, toRevision?: number): Promise<DeployResult>;
+  /** Feature flags (a ConfigMap): sets the named flags, leaves the others; returns the previous values. */
+  flags(): Promise<Record<string, boolean>>;
+  setFlags(flags: Record<string, boolean>): Promise<{ previous: Record<string, boolean>; flags: Record<string, boolean> }>;
 }
