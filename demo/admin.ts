@@ -1,7 +1,9 @@
 // The admin API the local platform adapter and runbooks use: platform state, scaling, maintenance mode,
-// restarts of the processors, and fault injection.
+// restarts of the processors, deployments (deploy, rollback, history), feature flags and fault injection.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Deployments } from './deployments';
+import { FLAG_NAME_PATTERN, type FeatureFlags } from './flags';
 import type { Processors } from './processors';
 import type { RestartMode, Restarts } from './restarts';
 import type { PlatformStore } from './state';
@@ -11,11 +13,15 @@ export interface AdminOptions {
   store: PlatformStore;
   processors: Processors;
   restarts: Restarts;
+  deployments: Deployments;
+  flags: FeatureFlags;
 }
+
+const requestId = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
 // Register with a prefix: as its own plugin, its token check runs on whatever path the router matched
 // (a hook testing the raw URL is bypassed by an encoded path such as /%61dmin).
-export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token, store, processors, restarts }) => {
+export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token, store, processors, restarts, deployments, flags }) => {
   const expected = Buffer.from(token);
   admin.addHook('onRequest', async (req, reply) => {
     const got = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''));
@@ -28,6 +34,7 @@ export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token,
     replicas: processors.replicas,
     busy: processors.busy,
     maintenance: store.maintenance,
+    version: deployments.current.version,
     generation: processors.generation,
     wedged: processors.wedged,
     rollout: processors.rolloutState(),
@@ -54,7 +61,7 @@ export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token,
           type: 'object',
           required: ['mode', 'requestId'],
           additionalProperties: false,
-          properties: { mode: { type: 'string', enum: ['graceful', 'force'] }, requestId: { type: 'string', minLength: 1, maxLength: 200 } },
+          properties: { mode: { type: 'string', enum: ['graceful', 'force'] }, requestId },
         },
       },
     },
@@ -62,6 +69,70 @@ export const adminApi: FastifyPluginAsync<AdminOptions> = async (admin, { token,
       const { code, body } = await restarts.apply(req.body.mode, req.body.requestId);
       return reply.code(code).send(body);
     },
+  );
+
+  admin.get('/deployment', async () => deployments.state());
+
+  // 201 for a new revision, 200 for a request id applied before (the recorded answer, repeated: true).
+  admin.post<{ Body: { version: string; requestId: string } }>(
+    '/deployment',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['version', 'requestId'],
+          additionalProperties: false,
+          properties: { version: { type: 'string', minLength: 1, maxLength: 100 }, requestId },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { code, body } = await deployments.deploy(req.body.version, req.body.requestId);
+      return reply.code(code).send(body);
+    },
+  );
+
+  admin.post<{ Body: { requestId: string; toRevision?: number } }>(
+    '/deployment/rollback',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['requestId'],
+          additionalProperties: false,
+          properties: { requestId, toRevision: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { code, body } = await deployments.rollback(req.body.requestId, req.body.toRevision);
+      return reply.code(code).send(body);
+    },
+  );
+
+  admin.get('/flags', async () => ({ flags: flags.all() }));
+
+  admin.put<{ Body: { flags: Record<string, boolean> } }>(
+    '/flags',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['flags'],
+          additionalProperties: false,
+          properties: {
+            flags: {
+              type: 'object',
+              minProperties: 1,
+              maxProperties: 32,
+              propertyNames: { pattern: FLAG_NAME_PATTERN },
+              additionalProperties: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+    async (req) => flags.set(req.body.flags),
   );
 
   admin.put<{ Body: { enabled: boolean } }>(

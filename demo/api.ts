@@ -1,9 +1,13 @@
 // The public HTTP API: health, metrics, report requests, and the probe jobs runbooks use to prove that
-// jobs are processed. No token: this is what users and monitoring see.
+// jobs are processed. No token: this is what users and monitoring see. The deployed version's faults
+// (versions.ts) and the REPORTS_MODULE_ENABLED flag apply to report requests only, never to probes or /health.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
+import type { Deployments } from './deployments';
+import type { FeatureFlags } from './flags';
 import { newJobId, type Job, type QueueNames } from './jobs';
 import type { DemoMetrics } from './metrics';
 import type { Probes } from './probes';
@@ -19,12 +23,13 @@ export interface ApiOptions {
   processors: Processors;
   probes: Probes;
   metrics: DemoMetrics;
-  version: string;
+  deployments: Deployments;
+  flags: FeatureFlags;
 }
 
 const probeId = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } as const;
 
-export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, version }) => {
+export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, deployments, flags }) => {
   // Latency of this plugin's routes (the public API; the admin API is a plugin of its own).
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpSeconds.observe({ route: req.routeOptions.url ?? 'unknown' }, reply.elapsedTime / 1000);
@@ -43,6 +48,10 @@ export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mo
     redis: await check(() => redis.ping()),
     mongo: await check(() => mongo.command({ ping: 1 })),
   });
+  // Ends the slow version's delays when the service closes, rather than holding the close up for them.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+
   const passes = (checks: Record<string, string>): boolean => Object.values(checks).every((c) => c === 'ok');
   // The same health check, as a metric (reports_health_up) for the "health check failing" rollback trigger.
   metrics.watchHealth(async () => passes(await healthChecks()));
@@ -52,7 +61,9 @@ export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mo
     const ok = passes(checks);
     return reply.code(ok ? 200 : 503).send({
       status: ok ? (store.maintenance ? 'maintenance' : 'ok') : 'degraded',
-      version,
+      version: deployments.current.version,
+      revision: deployments.current.revision,
+      flags: flags.all(),
       checks,
       workers: { replicas: processors.runningCount, busy: processors.busy },
     });
@@ -73,7 +84,17 @@ export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mo
     },
     async (req, reply) => {
       if (store.maintenance) return reply.code(503).header('retry-after', '600').send({ error: 'the reports service is in maintenance; try again later' });
-      if (store.injectError()) return reply.code(500).send({ error: 'injected fault: this release fails a share of requests' });
+      if (!flags.enabled('REPORTS_MODULE_ENABLED')) {
+        return reply.code(503).send({ error: 'the reports module is disabled (feature flag REPORTS_MODULE_ENABLED)' });
+      }
+      const release = deployments.behaviour();
+      if (release.delayMs > 0) {
+        const slept = await sleep(release.delayMs, true, { signal: closing.signal }).catch(() => false);
+        if (!slept) return reply.code(503).send({ error: 'the reports service is shutting down; try again' });
+      }
+      if (store.injectError(release.errorRate)) {
+        return reply.code(500).send({ error: `injected fault: release ${release.name} fails a share of report requests` });
+      }
       const job: Job = { id: newJobId(), reportId: req.body?.reportId ?? 1, ...(req.body?.fail ? { fail: true } : {}) };
       await redis.lpush(queue.pending, JSON.stringify(job));
       return reply.code(202).send({ queued: job.id });

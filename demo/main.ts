@@ -1,5 +1,6 @@
 // Runs the demo reports service for the local stack (npm start). Settings come from the environment that
-// scripts/stack sets: DEMO_PORT, DEMO_PG_URL, DEMO_REDIS_URL, DEMO_MONGO_URL, DEMO_ADMIN_TOKEN.
+// scripts/stack sets: DEMO_PORT, DEMO_PG_URL, DEMO_REDIS_URL, DEMO_MONGO_URL, DEMO_ADMIN_TOKEN, and optionally
+// DEMO_INITIAL_VERSIONS (comma-separated, oldest first: the deployment history of a first start; default v1.4.2).
 import { startDemo } from './server';
 
 function need(name: string): string {
@@ -12,15 +13,19 @@ function need(name: string): string {
 }
 
 async function main(): Promise<void> {
+  const initialVersions = (process.env.DEMO_INITIAL_VERSIONS ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const demo = await startDemo({
     port: Number(process.env.DEMO_PORT ?? 58080),
     pgUrl: need('DEMO_PG_URL'),
     redisUrl: need('DEMO_REDIS_URL'),
     mongoUrl: need('DEMO_MONGO_URL'),
     adminToken: need('DEMO_ADMIN_TOKEN'),
-    version: process.env.DEMO_VERSION ?? 'v1',
+    ...(initialVersions.length ? { initialVersions } : {}),
   });
-  console.log(`demo reports service listening on ${demo.url} with ${demo.replicas()} job processor(s)`);
+  console.log(`demo reports service ${demo.version()} listening on ${demo.url} with ${demo.replicas()} job processor(s)`);
   // Keep a trickle of report requests flowing, so the queue has real work to drain.
   const trickle = setInterval(
     () => {

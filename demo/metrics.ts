@@ -2,7 +2,8 @@
 // gauges read the live state when scraped, so they are registered once that state exists.
 // The automatic rollback triggers (temporal-config/prometheus/alert-rules.yml) read: the request counter
 // (error rate), the request latency histogram (p95), the process's resident memory (default metrics)
-// over reports_memory_limit_bytes, and reports_health_up (with Prometheus's own `up`).
+// over reports_memory_limit_bytes, and reports_health_up (with Prometheus's own `up`). What is deployed:
+// reports_version_info and reports_deployment_revision.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The memory limit when DEMO_MEMORY_LIMIT_BYTES is not set: 512 MiB. */
@@ -80,6 +81,32 @@ export class DemoMetrics {
         } finally {
           clearTimeout(timer);
         }
+      },
+    });
+  }
+
+  /**
+   * reports_version_info{version} (1, only the deployed version's series) and reports_deployment_revision:
+   * what is deployed, to tell from a dashboard or an alert which release it concerns.
+   */
+  watchDeployment(deployed: () => { version: string; revision: number }): void {
+    new Gauge({
+      name: 'reports_version_info',
+      help: 'the deployed version of the reports service (1 for the current version only)',
+      labelNames: ['version'],
+      registers: [this.registry],
+      collect() {
+        // Only the current series: a version deployed before would otherwise still read 1.
+        this.reset();
+        this.set({ version: deployed().version }, 1);
+      },
+    });
+    new Gauge({
+      name: 'reports_deployment_revision',
+      help: 'the current revision of the deployment history (+1 per deploy or rollback)',
+      registers: [this.registry],
+      collect() {
+        this.set(deployed().revision);
       },
     });
   }

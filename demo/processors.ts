@@ -131,6 +131,14 @@ export class Processors {
   }
 
   /**
+   * Processors counting towards the desired ones that run generation `generation` or a newer one and can
+   * work: a deployment's rollout is done when this reaches the desired count (a later restart keeps its code).
+   */
+  updatedSince(generation: number): number {
+    return this.running.filter((p) => p.generation >= generation && !p.wedged).length;
+  }
+
+  /**
    * Scale to exactly n processors, stopping the newest first. Waits for the stopped ones to finish their
    * current job (or hand back the one they were just given), so "scaled to 0" normally means nothing
    * consumes any more; but for at most SCALE_WAIT_MS, and answers how many have not exited yet.

@@ -30,7 +30,15 @@ export class Restarts {
   ) {}
 
   apply(mode: RestartMode, requestId: string): Promise<RestartResult> {
-    const run = this.tail.then(() => this.applyNow(mode, requestId));
+    return this.serialize(() => this.applyNow(mode, requestId));
+  }
+
+  /**
+   * Runs `fn` once every request queued before it has ended. Deployments (deployments.ts) queue here too:
+   * they restart the processors as well, and two writers of the generation must not interleave.
+   */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
     this.tail = run.catch(() => undefined);
     return run;
   }

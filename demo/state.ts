@@ -15,9 +15,12 @@ export class PlatformStore {
   errorRate = 0;
   private errorDebt = 0;
 
-  /** Whether this request gets the injected 500: exactly `errorRate` of requests, spread evenly. */
-  injectError(): boolean {
-    this.errorDebt += this.errorRate;
+  /**
+   * Whether this request gets the injected 500: exactly the larger of `errorRate` and the deployed
+   * release's own error share (`releaseRate`, see versions.ts) of requests, spread evenly.
+   */
+  injectError(releaseRate = 0): boolean {
+    this.errorDebt += Math.max(this.errorRate, releaseRate);
     if (this.errorDebt < 1) return false;
     this.errorDebt -= 1;
     return true;

@@ -1,6 +1,6 @@
-// Local platform adapter: talks to the admin API of a service run by the local stack (see demo/).
+// Local platform adapter: talks to the admin API of a service run by the local stack (see demo/admin.ts).
 import { UnsafeOperationError } from '../errors';
-import type { Platform, PlatformState, RestartMode, RestartResult } from './port';
+import type { DeployResult, DeploymentState, Platform, PlatformState, RestartMode, RestartResult } from './port';
 
 export class LocalPlatform implements Platform {
   constructor(
@@ -44,5 +44,25 @@ export class LocalPlatform implements Platform {
 
   restartWorkers(mode: RestartMode, requestId: string): Promise<RestartResult> {
     return this.call('POST', '/workers/restart', { mode, requestId });
+  }
+
+  deployment(): Promise<DeploymentState> {
+    return this.call('GET', '/deployment');
+  }
+
+  deploy(version: string, requestId: string): Promise<DeployResult> {
+    return this.call('POST', '/deployment', { version, requestId });
+  }
+
+  rollback(requestId: string, toRevision?: number): Promise<DeployResult> {
+    return this.call('POST', '/deployment/rollback', { requestId, ...(toRevision !== undefined ? { toRevision } : {}) });
+  }
+
+  async flags(): Promise<Record<string, boolean>> {
+    return (await this.call<{ flags: Record<string, boolean> }>('GET', '/flags')).flags;
+  }
+
+  setFlags(flags: Record<string, boolean>): Promise<{ previous: Record<string, boolean>; flags: Record<string, boolean> }> {
+    return this.call('PUT', '/flags', { flags });
   }
 }
