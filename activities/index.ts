@@ -1,8 +1,10 @@
 // All activities, grouped by the capability they give; each group is a factory taking the worker's shared
 // connections and exports its type, which workflows import as a type only (workflows/lib/proxies.ts).
 import { createAuditActivities } from './audit';
+import { createMongoBackupActivities } from './backup-store/mongo-export';
 import { createBackupActivities } from './backup-store/pg-dump';
 import { createConnectivityActivities } from './connectivity';
+import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
 import { createHealthActivities } from './http/health';
 import { createProbeActivities } from './http/probe';
@@ -12,7 +14,9 @@ import { createMaintenanceTaskActivities } from './maintenance/run-task';
 import { createNotifyActivities } from './notify';
 import { createPlatformActivities } from './platform';
 import { createQueueActivities } from './redis/queue';
+import { createRollbackActivities } from './rollback';
 import { createTargetActivities } from './targets';
+import { createVerifyActivities } from './verify';
 
 export function createActivities(deps: Deps) {
   return {
@@ -23,18 +27,32 @@ export function createActivities(deps: Deps) {
     ...createNotifyActivities(deps),
     ...createAuditActivities(deps),
     ...createBackupActivities(deps),
+    ...createMongoBackupActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
     ...createProbeActivities(deps),
     ...createMaintenanceTaskActivities(deps),
     ...createLockActivities(deps),
+    ...createDataRollbackActivities(deps),
+    ...createRollbackActivities(deps),
+    ...createVerifyActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { AuditActivities } from './audit';
 export type { BackupActivities, BackupInfo } from './backup-store/pg-dump';
+export type { MongoBackupActivities, MongoBackupInfo } from './backup-store/mongo-export';
 export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
+export type {
+  DataIntegrityCheck,
+  DataIntegrityResult,
+  DataRollbackActivities,
+  DataRollbackApplyResult,
+  DataRollbackCount,
+  DataRollbackStepInput,
+  DataRollbackUndoResult,
+} from './data-rollback';
 export type { HealthActivities, HealthResult } from './http/health';
 export type { ProbeActivities, ProbeStatus, RecoveryResult } from './http/probe';
 export type { LockActivities } from './locks';
@@ -43,7 +61,10 @@ export type { MaintenanceTaskActivities, TaskRunResult } from './maintenance/run
 export type { MaintenanceTask, ResolvedTask, TaskKind } from './maintenance/types';
 export type { Audience, Notification, NotifyActivities, Severity } from './notify';
 export type { PlatformActivities, PlatformState, RestartMode, RestartResult } from './platform';
+export type { DeployResult, DeploymentState, Revision, RolloutStatus, RolloutWaitResult } from './platform';
 export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';
 export type { ResolvedService, TargetActivities } from './targets';
+export type { RollbackActivities, RollbackSettings } from './rollback';
+export type { MetricsCheck, SmokeResult, VerifyActivities } from './verify';
 export type { Deps } from './deps';
 export { createDeps } from './deps';

@@ -1,6 +1,7 @@
 // npm run bench: measures our code against a baseline measured in the same run, on the local stack.
 //   1. approval vote round trip: our validated Update (rules + audit write) vs a bare Temporal Update
 //   2. pre-change backup: backupPostgres (pg_dump + pg_restore --list + sha256) vs a raw pg_dump
+//   3-5. restart-workers, the kit per step, an API start; 6-7. rollbacks (bench/rollback.ts)
 // Prints medians, p95 and ratios. Loops are bounded; everything runs on loopback.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { adminToken } from '../test/helpers/runs';
 import { startApi } from '../test/helpers/api';
 import { createActivities } from '../activities';
 import { RunbookMetrics } from '../workers/metrics';
+import { alertToRollback, apiToFirstActivity } from './rollback';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
@@ -202,6 +204,17 @@ async function main(): Promise<void> {
     } finally {
       await api.close();
     }
+
+    // ---- 6. API call -> first rollback activity started vs client.workflow.start -> first activity ----
+    const first = await apiToFirstActivity(env, bareQueue, ROUNDS);
+    lines.push(row(`API -> 1st rollback activity (n=${ROUNDS})`, first.ours, first.base));
+
+    // ---- 7. alert breach -> rollback started vs scrape interval + for: + group_wait ----
+    const alert = await alertToRollback();
+    lines.push(
+      `${'alert breach -> rollback started'.padEnd(34)} ours ${alert.ms.toFixed(0).padStart(7)} ms   configured ${alert.expectedMs} ms (${alert.parts})   ` +
+        `difference ${((alert.ms - alert.expectedMs) / 1000).toFixed(1)} s`,
+    );
   } finally {
     bareWorker.shutdown();
     await bareRunning;

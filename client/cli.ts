@@ -10,7 +10,7 @@ import { temporalProfile } from '../temporal-config/connection';
 import { RunbookStatus } from '../common/search-attributes';
 import type { RunbookResult } from '../workflows/lib/result';
 import { RUNBOOKS, runbookByName, runbookByType, UnknownRunbookError } from './registry';
-import { castVote, connectClient, describeRun, InputError, startRunbook, VoteRefusedError } from './runbooks';
+import { castVote, connectClient, describeRun, InputError, startRunbookRun, VoteRefusedError } from './runbooks';
 
 // Output piped into `head` or `grep -m1` closes early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -48,8 +48,13 @@ async function start(name: string, opts: { example?: boolean; input?: string; id
   if (opts.as) input.requestedBy = opts.as;
   else if (opts.example && process.env.RUNBOOK_USER) input.requestedBy = process.env.RUNBOOK_USER;
   if (opts.dryRun) input.dryRun = true;
-  const handle = await startRunbook(await getClient(), entry, input, { taskQueue: profile.taskQueue, ...(opts.id ? { workflowId: opts.id } : {}) });
-  console.log(`started ${handle.workflowId}  (${entry.workflowType})`);
+  const run = await startRunbookRun(await getClient(), entry, input, { taskQueue: profile.taskQueue, ...(opts.id ? { workflowId: opts.id } : {}) });
+  const handle = run.handle;
+  if (run.created) console.log(`started ${handle.workflowId}  (${entry.workflowType})`);
+  else
+    console.log(
+      `joined ${handle.workflowId}  (${entry.workflowType}): the same was started less than ${entry.dedupe ? Math.round(entry.dedupe.windowMs / 60_000) : '?'} min ago`,
+    );
   console.log(`  web UI:  ${runUrl(handle.workflowId)}`);
   console.log(`  status:  npm run runbook -- status ${handle.workflowId}`);
   console.log(`  approve: npm run runbook -- approve ${handle.workflowId} --as <approver>   (when it waits at an approval gate)`);

@@ -4,6 +4,22 @@
 import { z } from 'zod';
 import type { RunbookResult } from '../workflows/lib/result';
 import { describeIssues } from '../workflows/lib/validate';
+import { durationMs } from '../common/duration';
+import {
+  emergencyRollbackInputSchema,
+  exampleEmergencyRollbackInput,
+  ROLLBACK_DEDUPE_WINDOW,
+  summarizeEmergencyRollback,
+  type EmergencyRollbackResult,
+} from '../workflows/emergency-rollback/contract';
+import type { emergencyRollback } from '../workflows/emergency-rollback/workflow';
+import {
+  exampleGradualRollbackInput,
+  gradualRollbackInputSchema,
+  summarizeGradualRollback,
+  type GradualRollbackResult,
+} from '../workflows/gradual-rollback/contract';
+import type { gradualRollback } from '../workflows/gradual-rollback/workflow';
 import {
   exampleMaintenanceInput,
   maintenanceWindowInputSchema,
@@ -34,6 +50,12 @@ export interface RunbookSpec<W extends RunbookWorkflow> {
   /** What a run acts on, for its workflow id. */
   targetOf(input: InputOf<W>): string;
   summarize(result: ResultOf<W>): string[];
+  /**
+   * Starts for the same key within `windowMs` join the run already started (running, or completed in the
+   * window) instead of starting a second one: e.g. one emergency rollback per service, however many
+   * alerts and people ask for it. A run that failed or was cancelled does not count.
+   */
+  dedupe?: { windowMs: number; key(input: InputOf<W>): string };
 }
 
 /** A registry entry as front doors use it: input arrives as unknown JSON and is validated here. */
@@ -48,6 +70,8 @@ export interface RunbookEntry {
   summarize(result: RunbookResult): string[];
   /** JSON Schema of the input, generated from the same zod schema that validates it (OpenAPI). */
   inputJsonSchema(): Record<string, unknown>;
+  /** See RunbookSpec.dedupe; `key` of a parsed input. */
+  readonly dedupe?: { windowMs: number; key(input: unknown): string };
 }
 
 /** An entry that keeps its runbook's types, for typed starts (client/runbooks.ts startTypedRunbook). */
@@ -70,6 +94,7 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRu
     example: () => spec.example() as Record<string, unknown>,
     summarize: (result) => spec.summarize(result as ResultOf<W>),
     inputJsonSchema: () => z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }),
+    ...(spec.dedupe ? { dedupe: { windowMs: spec.dedupe.windowMs, key: (input: unknown) => spec.dedupe!.key(input as InputOf<W>) } } : {}),
   };
 }
 
@@ -94,6 +119,28 @@ export const runbooks = {
     example: exampleRestartWorkersInput,
     targetOf: (i) => i.service,
     summarize: (r: RestartWorkersResult) => summarizeRestart(r),
+  }),
+  emergencyRollback: defineRunbook<typeof emergencyRollback>({
+    name: 'emergency-rollback',
+    workflowType: 'emergencyRollback',
+    summary: 'roll a service back to its previous revision now: stop new work, deployment, database steps, verify, incident record',
+    idPrefix: 'rollback',
+    schema: emergencyRollbackInputSchema,
+    example: exampleEmergencyRollbackInput,
+    targetOf: (i) => i.service,
+    summarize: (r: EmergencyRollbackResult) => summarizeEmergencyRollback(r),
+    // One rollback per service, however many alerts and people ask for it within the window.
+    dedupe: { windowMs: durationMs(ROLLBACK_DEDUPE_WINDOW), key: (i) => i.service },
+  }),
+  gradualRollback: defineRunbook<typeof gradualRollback>({
+    name: 'gradual-rollback',
+    workflowType: 'gradualRollback',
+    summary: 'planned rollback: reduce traffic, back up, approval, set the previous-stable version, verify, watch, restore',
+    idPrefix: 'gradual-rollback',
+    schema: gradualRollbackInputSchema,
+    example: exampleGradualRollbackInput,
+    targetOf: (i) => i.service,
+    summarize: (r: GradualRollbackResult) => summarizeGradualRollback(r),
   }),
 };
 

@@ -5,6 +5,8 @@ import {
   ApplicationFailure,
   Client,
   Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Workflow,
   type WorkflowHandle,
@@ -33,20 +35,80 @@ export function runbookWorkflowId(entry: RunbookEntry, target: string, now = new
   return `${entry.idPrefix}-${target}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
+type RunbookHandle = WorkflowHandleWithFirstExecutionRunId<(input: unknown) => Promise<RunbookResult>>;
+
+export interface StartedRun {
+  handle: RunbookHandle;
+  workflowId: string;
+  /** The first run's id (stable across continue-as-new). */
+  runId: string;
+  /** false: an earlier start of the same thing within its dedupe window is this run. */
+  created: boolean;
+}
+
 /** Validates `input` with the runbook's schema (a clear InputError, nothing started) and starts a run. */
 export async function startRunbook(
   client: Client,
   entry: RunbookEntry,
   input: unknown,
   opts: { taskQueue: string; workflowId?: string },
-): Promise<WorkflowHandleWithFirstExecutionRunId<(input: unknown) => Promise<RunbookResult>>> {
+): Promise<RunbookHandle> {
+  return (await startRunbookRun(client, entry, input, opts)).handle;
+}
+
+/**
+ * Starts a run, or joins the one already started for the same dedupe key within the runbook's dedupe
+ * window. Dedupe ids are `<prefix>-<key>-<task queue>-w<window number>` (a task queue is one deployment of
+ * workers and configuration, so two share nothing): two starts at once get the same id (Temporal
+ * refuses the second: it joins), and a start just after a window boundary finds the previous window's run.
+ */
+export async function startRunbookRun(
+  client: Client,
+  entry: RunbookEntry,
+  input: unknown,
+  opts: { taskQueue: string; workflowId?: string; now?: Date },
+): Promise<StartedRun> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
-  return client.workflow.start<(input: unknown) => Promise<RunbookResult>>(entry.workflowType, {
-    taskQueue: opts.taskQueue,
-    workflowId: opts.workflowId ?? runbookWorkflowId(entry, parsed.target),
-    args: [input],
-  });
+  const start = async (workflowId: string): Promise<StartedRun> => {
+    const handle = await client.workflow.start<(input: unknown) => Promise<RunbookResult>>(entry.workflowType, {
+      taskQueue: opts.taskQueue,
+      workflowId,
+      args: [input],
+    });
+    return { handle, workflowId, runId: handle.firstExecutionRunId, created: true };
+  };
+  if (!entry.dedupe || opts.workflowId || parsed.dryRun) return start(opts.workflowId ?? runbookWorkflowId(entry, parsed.target));
+
+  const now = (opts.now ?? new Date()).getTime();
+  const { windowMs } = entry.dedupe;
+  const window = Math.floor(now / windowMs);
+  const idOf = (w: number) => `${entry.idPrefix}-${entry.dedupe!.key(input)}-${opts.taskQueue}-w${w}`;
+  const join = async (workflowId: string): Promise<StartedRun | undefined> => {
+    try {
+      const d = await client.workflow.getHandle(workflowId).describe();
+      const status = d.status.name;
+      const recent = now - d.startTime.getTime() < windowMs;
+      if (status === 'RUNNING' || (status === 'COMPLETED' && recent)) {
+        const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
+        const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
+        return { handle, workflowId, runId, created: false };
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    return undefined;
+  };
+  const earlier = (await join(idOf(window - 1))) ?? (await join(idOf(window)));
+  if (earlier) return earlier;
+  try {
+    return await start(idOf(window));
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = await join(idOf(window));
+    if (!running) throw err;
+    return running;
+  }
 }
 
 /** A typed start for programs: the compiler checks `input` against the runbook's workflow function. */

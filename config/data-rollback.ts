@@ -61,13 +61,11 @@ export const postgresRollbackStepSchema = z
   })
   .strict();
 
-export const dataRollbackStepSchema = z
-  .discriminatedUnion('store', [mongoRollbackStepSchema, postgresRollbackStepSchema])
-  .superRefine((s, ctx) => {
-    const sets = Object.keys(s.set ?? {}).length > 0 || ('unset' in s && !!s.unset?.length);
-    if (s.delete && sets) ctx.addIssue({ code: 'custom', message: 'either delete, or set/unset fields, not both' });
-    if (!s.delete && !sets) ctx.addIssue({ code: 'custom', message: 'needs a change: delete: true, set or unset' });
-  });
+export const dataRollbackStepSchema = z.discriminatedUnion('store', [mongoRollbackStepSchema, postgresRollbackStepSchema]).superRefine((s, ctx) => {
+  const sets = Object.keys(s.set ?? {}).length > 0 || ('unset' in s && !!s.unset?.length);
+  if (s.delete && sets) ctx.addIssue({ code: 'custom', message: 'either delete, or set/unset fields, not both' });
+  if (!s.delete && !sets) ctx.addIssue({ code: 'custom', message: 'needs a change: delete: true, set or unset' });
+});
 
 export const dataRollbackSchema = z
   .object({

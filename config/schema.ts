@@ -3,6 +3,7 @@
 // resolved in the worker's memory only (see load.ts). Every setting says what it is for and its default.
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
+import { approvalPolicySchema } from '../workflows/lib/approval-rules';
 import { dataRollbackSchema } from './data-rollback';
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
@@ -46,15 +47,45 @@ export const serviceSchema = z.object({
   queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
   postgres: z.array(name).default([]).describe('postgres targets the service owns (first is the default)'),
   mongo: z.array(name).default([]).describe('mongo targets the service owns (first is the default)'),
+  smoke: z
+    .array(
+      z
+        .object({
+          name: z.string().min(1).max(80),
+          method: z.enum(['GET', 'POST']).default('GET'),
+          url: z.string().url(),
+          body: z.record(z.string(), z.unknown()).optional().describe('JSON body of a POST'),
+          expectStatus: z.array(z.number().int().min(100).max(599)).min(1).default([200]),
+        })
+        .strict(),
+    )
+    .default([])
+    .describe('smoke requests a verification sends (seed 001 "Functional Testing"), each expecting one of its statuses'),
+  rollback: z
+    .object({
+      pauseFlags: z
+        .array(z.string().regex(/^[A-Z][A-Z0-9_]{0,62}$/))
+        .default([])
+        .describe('feature flags turned off while a rollback runs and restored after it (stop new work)'),
+      releaseFlags: z
+        .array(z.string().regex(/^[A-Z][A-Z0-9_]{0,62}$/))
+        .default([])
+        .describe('feature flags of the release being rolled back: turned off and left off'),
+      verifyWindow: z
+        .string()
+        .refine((s) => parseDuration(s) !== undefined && parseDuration(s)! <= 15 * 60_000, 'must be a duration of at most 15m, such as "1m"')
+        .default('1m')
+        .describe('after a rollback: how long traffic is watched before the 5xx share and p95 are read (input verifyWindow overrides)'),
+    })
+    .strict()
+    .prefault({})
+    .describe('what a rollback switches off'),
   environment: name.default('production').describe('the environment it runs in; rollbacks look up their approval policy by it'),
   dataRollback: dataRollbackSchema.optional().describe("database rollback steps of the service's latest release (reviewed configuration)"),
   metrics: z
     .object({
       prometheusUrl: z.string().url().describe('Prometheus that scrapes the service, e.g. http://127.0.0.1:59090'),
-      errorRatio: z
-        .string()
-        .min(1)
-        .describe('PromQL: share of requests answered 5xx; $window is replaced by the measuring window, e.g. 1m'),
+      errorRatio: z.string().min(1).describe('PromQL: share of requests answered 5xx; $window is replaced by the measuring window, e.g. 1m'),
       p95Seconds: z.string().min(1).describe('PromQL: 95th percentile response time in seconds; $window as above'),
       maxErrorRatio: z.number().min(0).max(1).default(0.05).describe('verification fails above this share of 5xx'),
       maxP95Seconds: z.number().positive().default(10).describe('verification fails above this p95'),
@@ -79,6 +110,19 @@ export const configSchema = z
     postgres: z.record(name, postgresTargetSchema).default({}),
     redis: z.record(name, redisTargetSchema).default({}),
     mongo: z.record(name, mongoTargetSchema).default({}),
+    environments: z
+      .record(
+        name,
+        z
+          .object({
+            rollbackApproval: approvalPolicySchema
+              .optional()
+              .describe('who must approve an emergency rollback in this environment (none: rollbacks run at once)'),
+          })
+          .strict(),
+      )
+      .default({})
+      .describe('per-environment policies, by the environment name services declare'),
     people: z.record(name, personSchema).default({}).describe('approver directory: person -> roles'),
     notify: z
       .object({ webhooks: z.array(webhookSchema).default([]) })

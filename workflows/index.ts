@@ -1,5 +1,7 @@
 // Every workflow type, for the worker's workflowsPath and the replay tests. Export workflow functions
 // only: each export becomes a workflow type.
+export { emergencyRollback } from './emergency-rollback/workflow';
+export { gradualRollback } from './gradual-rollback/workflow';
 export { maintenanceWindow } from './maintenance-window/workflow';
 export { restartWorkers } from './restart-workers/workflow';
 export { targetLock } from './lib/target-lock';

@@ -48,7 +48,29 @@ CREATE TRIGGER runbook_audit_no_change BEFORE UPDATE OR DELETE ON runbook_audit
 DROP TRIGGER IF EXISTS runbook_audit_no_truncate ON runbook_audit;
 CREATE TRIGGER runbook_audit_no_truncate BEFORE TRUNCATE ON runbook_audit
   FOR EACH STATEMENT EXECUTE FUNCTION runbook_audit_append_only();
+CREATE TABLE IF NOT EXISTS runbook_incidents (
+  id          bigserial PRIMARY KEY,
+  opened_at   timestamptz NOT NULL DEFAULT now(),
+  incident_key text NOT NULL UNIQUE,
+  service     text NOT NULL,
+  severity    text NOT NULL,
+  status      text NOT NULL DEFAULT 'open',
+  title       text NOT NULL,
+  workflow_id text NOT NULL,
+  data        jsonb NOT NULL DEFAULT '{}'::jsonb
+);
 `;
+
+/** An incident opened by a runbook (a rollback is always an incident): the start of its post-mortem. */
+export interface IncidentRecord {
+  /** Unique per incident; opening it again returns the first one. */
+  key: string;
+  service: string;
+  severity: 'critical' | 'major' | 'minor';
+  title: string;
+  workflowId: string;
+  data?: Record<string, unknown>;
+}
 
 export class AuditStore {
   constructor(private readonly pool: Pool) {}
@@ -77,6 +99,26 @@ export class AuditStore {
       [e.workflowId, e.runId ?? null, e.runbook ?? null, e.kind, e.actor ?? null, e.key, JSON.stringify(e.data ?? {})],
     );
     return res.rowCount === 1;
+  }
+
+  /** Opens an incident once per key; returns its id and whether this call created it. */
+  async openIncident(i: IncidentRecord): Promise<{ id: string; created: boolean }> {
+    const res = await this.pool.query<{ id: string; created: boolean }>(
+      `INSERT INTO runbook_incidents (incident_key, service, severity, title, workflow_id, data) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (incident_key) DO UPDATE SET incident_key = EXCLUDED.incident_key
+       RETURNING id::text AS id, (xmax = 0) AS created`,
+      [i.key, i.service, i.severity, i.title, i.workflowId, JSON.stringify(i.data ?? {})],
+    );
+    return res.rows[0]!;
+  }
+
+  async incidents(service: string): Promise<Array<IncidentRecord & { id: string; status: string; openedAt: Date }>> {
+    const res = await this.pool.query(
+      `SELECT id::text AS id, incident_key AS key, service, severity, status, title, workflow_id AS "workflowId", data, opened_at AS "openedAt"
+       FROM runbook_incidents WHERE service = $1 ORDER BY id`,
+      [service],
+    );
+    return res.rows as Array<IncidentRecord & { id: string; status: string; openedAt: Date }>;
   }
 
   async find(key: string): Promise<AuditRow | undefined> {

@@ -57,7 +57,11 @@ export function createBackupActivities(deps: Deps) {
   }
 
   return {
-    async backupPostgres(input: { database: string; name: string }): Promise<BackupInfo> {
+    /** `tables` ('schema.table'): dump only those (a pre-rollback backup of what it touches); default the whole database. */
+    async backupPostgres(input: { database: string; name: string; tables?: string[] }): Promise<BackupInfo> {
+      for (const t of input.tables ?? []) {
+        if (!/^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$/.test(t)) throw new InvalidTargetError(`tables: "${t}" is not a schema.table name`);
+      }
       const target = deps.config.postgres[input.database];
       if (!target) throw new InvalidTargetError(`postgres target "${input.database}" is not configured`);
       const dir = path.resolve(deps.config.backups.dir);
@@ -83,7 +87,7 @@ export function createBackupActivities(deps: Deps) {
       const conn = pgConnectionArgs(target.url);
       await withHeartbeat(
         (signal) =>
-          run(bin('pg_dump'), ['--format=custom', '--no-owner', '--file', tmp, ...conn.args], {
+          run(bin('pg_dump'), ['--format=custom', '--no-owner', '--file', tmp, ...(input.tables ?? []).flatMap((t) => ['--table', t]), ...conn.args], {
             env: { ...process.env, ...conn.env },
             maxBuffer: 16 * 1024 * 1024,
             signal,

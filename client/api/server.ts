@@ -10,7 +10,8 @@ import { RunbookStatus } from '../../common/search-attributes';
 import type { Config } from '../../config/schema';
 import { describeIssues } from '../../workflows/lib/validate';
 import { RUNBOOKS, runbookByType, type RunbookEntry } from '../registry';
-import { castVote, describeRun, runbookWorkflowId, VoteRefusedError } from '../runbooks';
+import { castVote, describeRun, InputError, runbookWorkflowId, startRunbookRun, VoteRefusedError } from '../runbooks';
+import { alertmanagerWebhook } from './alertmanager';
 import { TokenDirectory, type Principal, type Role } from './auth';
 import { openApiDocument } from './openapi';
 
@@ -126,6 +127,13 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     if (!parsed.ok) throw new HttpError(400, parsed.error);
     const rawKey = req.headers['idempotency-key'];
     const key = rawKey === undefined ? undefined : parse(idempotencyKey, rawKey, 'Idempotency-Key header');
+    if (entry.dedupe && !parsed.dryRun) {
+      // One run per dedupe key and window (an emergency rollback per service), whoever asks and however often.
+      const run = await startRunbookRun(client, entry, input, { taskQueue });
+      return reply
+        .code(run.created ? 201 : 200)
+        .send({ workflowId: run.workflowId, runId: run.runId, runbook: entry.name, created: run.created, links: links(run.workflowId) });
+    }
     // The same key from the same person for the same runbook is the same run, however often it is sent.
     const workflowId = key
       ? `${entry.idPrefix}-${parsed.target}-${createHash('sha256').update(`${entry.name}\n${me.person}\n${key}`).digest('hex').slice(0, 20)}`
@@ -138,6 +146,24 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
       const d = await client.workflow.getHandle(workflowId).describe();
       return reply.code(200).send({ workflowId, runId: d.runId, runbook: entry.name, created: false, status: d.status.name, links: links(workflowId) });
     }
+  });
+
+  app.post('/alertmanager/webhook', async (req, reply) => {
+    const me = need(req, 'operator');
+    const answer = await alertmanagerWebhook(req.body, {
+      services: Object.keys(opts.config.services),
+      start: async (service, input) => {
+        try {
+          return await startRunbookRun(client, entryByName('emergency-rollback'), { ...input, requestedBy: me.person }, { taskQueue });
+        } catch (err) {
+          if (err instanceof InputError) throw new HttpError(400, err.message);
+          throw err;
+        }
+      },
+    });
+    if ('error' in answer) throw new HttpError(400, answer.error);
+    reply.log.info({ by: me.token, rollbacks: answer.rollbacks.map((r) => [r.service, r.workflowId, r.created]) }, 'alertmanager webhook');
+    return reply.code(200).send({ ...answer, rollbacks: answer.rollbacks.map((r) => ({ ...r, links: links(r.workflowId) })) });
   });
 
   app.get('/runs', async (req) => {

@@ -13,6 +13,8 @@ export interface StackSecrets {
   API_TOKEN_BOB: string;
   API_TOKEN_ALICE: string;
   API_TOKEN_DAVE: string;
+  /** The token Alertmanager's webhook calls the API with (person alertmanager, role operator). */
+  API_TOKEN_ALERTMANAGER: string;
 }
 
 const FILE = path.join(DATA, 'secrets.env');
@@ -34,6 +36,7 @@ export function loadSecrets(): StackSecrets {
     API_TOKEN_BOB: existing.API_TOKEN_BOB ?? gen(),
     API_TOKEN_ALICE: existing.API_TOKEN_ALICE ?? gen(),
     API_TOKEN_DAVE: existing.API_TOKEN_DAVE ?? gen(),
+    API_TOKEN_ALERTMANAGER: existing.API_TOKEN_ALERTMANAGER ?? gen(),
   };
   const body = Object.entries(secrets)
     .map(([k, v]) => `${k}=${v}`)

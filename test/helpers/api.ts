@@ -10,6 +10,7 @@ export const TOKENS = {
   carol: { name: 'carol-operator-approver', token: 'tok-carol-op-approver-0000000000', person: 'carol', roles: ['operator', 'approver'] },
   alice: { name: 'alice-approver', token: 'tok-alice-approver-00000000000000', person: 'alice', roles: ['approver'] },
   dave: { name: 'dave-admin', token: 'tok-dave-admin-000000000000000000', person: 'dave', roles: ['admin'] },
+  alertmanager: { name: 'alertmanager-webhook', token: 'tok-alertmanager-webhook-0000000', person: 'alertmanager', roles: ['operator'] },
 } as const;
 
 export interface TestApi {

@@ -3,7 +3,7 @@
 // task queue and worker. Nothing is mocked; cleanup drops what it made.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -99,6 +99,7 @@ export const PEOPLE = {
   erin: { roles: ['dba'] },
   bob: { roles: ['developer'] },
   carol: { roles: ['developer'] },
+  alertmanager: { roles: ['automation'] },
 };
 
 let runtimeInstalled = false;
@@ -113,7 +114,20 @@ function quietRuntime(): void {
   }
 }
 
-export async function createTestEnv(): Promise<TestEnv> {
+export interface TestEnvOptions {
+  /** The demo's deployment history, oldest first (default its own: v1.4.2 only). */
+  initialVersions?: string[];
+  /** Changes the config before it is parsed (a test's own policies, steps or metrics). */
+  configure?: (raw: ConfigInput & { services: Record<string, ConfigInput['services'][string]> }) => void;
+}
+
+/** The reviewed database rollback steps of the reports service, as shipped in config/local.json. */
+export function shippedDataRollback(): NonNullable<ConfigInput['services'][string]['dataRollback']> {
+  const local = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'config', 'local.json'), 'utf8')) as ConfigInput;
+  return structuredClone(local.services.reports!.dataRollback!);
+}
+
+export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
   quietRuntime();
   const id = randomUUID().replace(/-/g, '').slice(0, 10);
   const dbName = `rbt_${id}`;
@@ -135,6 +149,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     stateKey: `rbt:${id}:platform`,
     initialReplicas: 2,
     jobMs: 5,
+    ...(opts.initialVersions ? { initialVersions: opts.initialVersions } : {}),
   });
   const sink = await webhookSink();
   const backupDir = mkdtempSync(path.join(tmpdir(), 'rbt-backups-'));
@@ -146,6 +161,13 @@ export async function createTestEnv(): Promise<TestEnv> {
         queue: { redis: 'reports-redis', ...queue, probeUrl: `${demo.url}/probes` },
         postgres: ['reports-db'],
         mongo: ['reports-mongo'],
+        environment: 'local',
+        dataRollback: shippedDataRollback(),
+        rollback: { pauseFlags: ['REPORTS_MODULE_ENABLED'], releaseFlags: ['REPORTS_V2_ENABLED'] },
+        smoke: [
+          { name: 'health', method: 'GET', url: `${demo.url}/health`, expectStatus: [200] },
+          { name: 'request a report', method: 'POST', url: `${demo.url}/reports`, body: { reportId: 1 }, expectStatus: [202] },
+        ],
       },
       // The same service seen through a health URL nobody answers: pre-checks must stop the run.
       'reports-down': {
@@ -164,6 +186,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     // A terminated run holding a target blocks others at most this long (the lock's holder check).
     locks: { holderCheck: '1s' },
   };
+  opts.configure?.(rawConfig);
   const config = parseConfig(rawConfig, {});
   const client = new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), namespace: NAMESPACE });
   const deps = createDeps(config, { temporal: client });

@@ -197,7 +197,7 @@ const runbookName = fc.oneof({ arbitrary: fc.constantFrom(...RUNBOOK_NAMES), wei
 /** The real routes with random segments, and some that are not routes at all. */
 const path: fc.Arbitrary<string> = fc
   .oneof(
-    { arbitrary: fc.constantFrom('/health', '/openapi.json', '/runbooks', '/runs'), weight: 3 },
+    { arbitrary: fc.constantFrom('/health', '/openapi.json', '/runbooks', '/runs', '/alertmanager/webhook'), weight: 3 },
     { arbitrary: runbookName.map((n) => `/runbooks/${n}/runs`), weight: 5 },
     { arbitrary: fuzzId.map((id) => `/runs/${id}`), weight: 2 },
     {
@@ -400,6 +400,9 @@ function guard(r: RawRequest): RawRequest {
   }
   const auth = ([] as string[]).concat(r.headers.authorization ?? []).join('\n');
   const starter = STARTERS.some((n) => auth.includes(TOKENS[n].token));
+  // The webhook starts rollbacks only for alerts labelled runbook_action: a random body never carries it.
+  if (/alertmanager/i.test(decoded) && r.body?.includes('runbook_action'))
+    return { ...r, body: Buffer.from(r.body.toString('latin1').replace(/runbook_action/g, 'fuzz_action'), 'latin1') };
   if (r.method !== 'POST' || !starter || !/runbooks/i.test(decoded) || !r.body) return r;
   const o = couldBeValidInput(r.body);
   return o ? { ...r, body: Buffer.from(JSON.stringify({ ...o, __fuzz: true })) } : r;

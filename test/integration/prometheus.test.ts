@@ -2,34 +2,20 @@
 // to the runbook API; and a private Prometheus + Alertmanager, from the same templates and the same alert
 // expressions (only the `for:` durations shortened), scrape this test's demo service and turn a real 5xx
 // burst (the demo's fault injection: POST /reports answers 500 to a share of requests) into a firing alert and a webhook call.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { memoryLimitBytes } from '../../demo/metrics';
 import { ensure, stop, type ComponentName } from '../../scripts/stack/components';
-import { ALERTMANAGER_BIN, alertmanagerArgs, alertmanagerConfig, WEBHOOK_PATH } from '../../scripts/stack/components/alertmanager';
-import { ALERT_RULES_FILE, PROMETHEUS_BIN, prometheusArgs, prometheusConfig } from '../../scripts/stack/components/prometheus';
+import { WEBHOOK_PATH } from '../../scripts/stack/components/alertmanager';
+import { ALERT_RULES_FILE } from '../../scripts/stack/components/prometheus';
 import { HOST, PORTS } from '../../scripts/stack/paths';
-import { tail } from '../../scripts/stack/process';
+import { keepPosting, startAlerting, type Alerting, type PromAlert, type Sample } from '../helpers/alerting';
 import { createTestEnv, eventually, type TestEnv } from '../helpers/env';
 import { adminToken } from '../helpers/runs';
 
 interface PromResponse<T> {
   status: string;
   data: T;
-}
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-interface PromAlert {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  state: 'pending' | 'firing';
-  value: string;
 }
 interface WebhookBody {
   receiver: string;
@@ -103,53 +89,15 @@ describe("the stack's Prometheus and Alertmanager (scripts/stack/components)", (
   });
 });
 
-/** A loopback port that was free a moment ago. */
-function freePort(): Promise<number> {
-  const srv = createServer();
-  return new Promise((resolve) =>
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    }),
-  );
-}
-
-function startChild(bin: string, args: string[], log: string): ChildProcess {
-  const out = openSync(log, 'a');
-  try {
-    return spawn(bin, args, { stdio: ['ignore', out, out] });
-  } finally {
-    closeSync(out);
-  }
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const ac = new AbortController();
-  const timeout = sleep(10_000, 'timeout', { signal: ac.signal }).catch(() => 'cancelled');
-  const first = await Promise.race([exited, timeout]);
-  ac.abort();
-  if (first === 'timeout') {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 describe('the rollback triggers against a real demo service (a private Prometheus + Alertmanager)', () => {
-  const FOR = '3s';
   let env: TestEnv;
-  let dir: string;
-  let prom: string;
-  let am: string;
-  let prometheus: ChildProcess | undefined;
-  let alertmanager: ChildProcess | undefined;
+  let alerting: Alerting;
   let sink: Server;
   const webhooks: WebhookBody[] = [];
+  const authorizations: string[] = [];
 
-  const query = async (q: string): Promise<Sample[]> => (await get<{ result: Sample[] }>(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`)).result;
-  const alerts = async (): Promise<PromAlert[]> => (await get<{ alerts: PromAlert[] }>(`${prom}/api/v1/alerts`)).alerts;
+  const query = (q: string): Promise<Sample[]> => alerting.query(q);
+  const alerts = (): Promise<PromAlert[]> => alerting.alerts();
   const post = (body: unknown): Promise<Response> =>
     fetch(`${env.demo.url}/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   /** The demo's fault injection: this share of report requests answers 500, as a bad release would. */
@@ -161,69 +109,39 @@ describe('the rollback triggers against a real demo service (a private Prometheu
     });
     expect(res.status).toBe(200);
   };
-  const logs = (): string =>
-    `\n--- prometheus.log ---\n${tail(path.join(dir, 'prometheus.log'))}\n--- alertmanager.log ---\n${tail(path.join(dir, 'alertmanager.log'))}`;
+  const logs = (): string => alerting.logs();
 
   beforeAll(async () => {
     env = await createTestEnv();
-    dir = mkdtempSync(path.join(tmpdir(), 'rbt-prometheus-'));
-
     sink = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
-        if (req.method === 'POST' && req.url === WEBHOOK_PATH) webhooks.push(JSON.parse(body) as WebhookBody);
+        if (req.method === 'POST' && req.url === WEBHOOK_PATH) {
+          webhooks.push(JSON.parse(body) as WebhookBody);
+          authorizations.push(String(req.headers.authorization));
+        }
         res.writeHead(200).end();
       });
     });
     await new Promise<void>((r) => sink.listen(0, HOST, r));
     const sinkPort = (sink.address() as { port: number }).port;
-
-    // The same expressions, labels and annotations; only the for: durations are shortened.
-    const rules = readFileSync(ALERT_RULES_FILE, 'utf8');
-    let shortened = 0;
-    const shortRules = rules.replace(/^(\s+for: )\S+$/gm, (_m, key: string) => {
-      shortened++;
-      return `${key}${FOR}`;
+    alerting = await startAlerting({
+      demo: new URL(env.demo.url).host,
+      webhookUrl: `http://${HOST}:${sinkPort}${WEBHOOK_PATH}`,
+      token: 'test-webhook-token-0123456789',
+      forDuration: '3s',
+      interval: '1s',
     });
-    expect(shortened).toBe(4);
-    const rulesFile = path.join(dir, 'alert-rules.yml');
-    writeFileSync(rulesFile, shortRules);
-
-    const [promPort, amPort, noWorker] = [await freePort(), await freePort(), await freePort()];
-    prom = `http://${HOST}:${promPort}`;
-    am = `http://${HOST}:${amPort}`;
-    writeFileSync(path.join(dir, 'alertmanager.yml'), alertmanagerConfig({ webhookUrl: `http://${HOST}:${sinkPort}${WEBHOOK_PATH}` }));
-    alertmanager = startChild(
-      ALERTMANAGER_BIN,
-      alertmanagerArgs(path.join(dir, 'alertmanager.yml'), path.join(dir, 'am-data'), amPort),
-      path.join(dir, 'alertmanager.log'),
-    );
-    writeFileSync(
-      path.join(dir, 'prometheus.yml'),
-      prometheusConfig({ demo: new URL(env.demo.url).host, worker: `${HOST}:${noWorker}`, alertmanager: `${HOST}:${amPort}`, rulesFile, interval: '1s' }),
-    );
-    prometheus = startChild(
-      PROMETHEUS_BIN,
-      prometheusArgs(path.join(dir, 'prometheus.yml'), path.join(dir, 'prom-data'), promPort),
-      path.join(dir, 'prometheus.log'),
-    );
-    for (const url of [prom, am]) {
-      await eventually(async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok, 20_000, `${url}/-/ready`).catch((err: Error) => {
-        throw new Error(`${err.message}${logs()}`);
-      });
-    }
   });
 
   afterAll(async () => {
-    await stopChild(prometheus);
-    await stopChild(alertmanager);
+    await alerting?.stop();
     if (sink) {
       sink.closeAllConnections();
       await new Promise((r) => sink.close(r));
     }
     await env?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('the demo is scraped: up, health, the latency histogram and the memory series', async () => {
@@ -250,26 +168,7 @@ describe('the rollback triggers against a real demo service (a private Prometheu
     expect(Number((await one('process_resident_memory_bytes{job="reports"} / reports_memory_limit_bytes{job="reports"}')).value[1])).toBeGreaterThan(0);
   });
 
-  /** POST /reports every 50 ms until stopped: a sustained condition (a counter series that appears already
-   * at its final value has no rate, so a single burst between two scrapes is not seen). */
-  function keepPosting(): { stop(): Promise<Record<number, number>> } {
-    const codes: Record<number, number> = {};
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        const { status } = await post({ reportId: 1 });
-        codes[status] = (codes[status] ?? 0) + 1;
-        await sleep(50);
-      }
-    })();
-    return {
-      async stop() {
-        running = false;
-        await loop;
-        return codes;
-      },
-    };
-  }
+  const traffic0 = (): ReturnType<typeof keepPosting> => keepPosting(`${env.demo.url}/reports`, { reportId: 1 });
 
   test('a release answering 500 to 30 % of requests raises the error-rate alert: pending, then firing after its for:, then the runbook webhook is called', async () => {
     const errorAlert = async (): Promise<PromAlert | undefined> => (await alerts()).find((a) => a.labels.alertname === 'ReportsErrorRateHigh');
@@ -281,7 +180,7 @@ describe('the rollback triggers against a real demo service (a private Prometheu
     };
 
     // Healthy traffic: the alert stays silent for several evaluations, longer than its for:.
-    let traffic = keepPosting();
+    let traffic = traffic0();
     try {
       await eventually(
         async () => (await query('rate(reports_http_requests_total{job="reports", route="/reports", code="202"}[1m]) > 0')).length > 0,
@@ -298,7 +197,7 @@ describe('the rollback triggers against a real demo service (a private Prometheu
     }
 
     await errorRate(0.3);
-    traffic = keepPosting();
+    traffic = traffic0();
     try {
       const seen = new Set<string>();
       const firing = await eventually(
@@ -328,6 +227,8 @@ describe('the rollback triggers against a real demo service (a private Prometheu
       });
       expect(hook).toMatchObject({ receiver: 'runbook-api', status: 'firing', groupLabels: { alertname: 'ReportsErrorRateHigh', service: 'reports' } });
       expect(hook.alerts[0]).toMatchObject({ status: 'firing', labels: { service: 'reports', runbook_action: 'rollback' } });
+      // With the API token from its token file.
+      expect(authorizations[webhooks.indexOf(hook)]).toBe('Bearer test-webhook-token-0123456789');
       // Only rollback triggers reach it.
       expect(webhooks.flatMap((w) => w.alerts.map((a) => a.labels.alertname ?? '')).filter((n) => !ROLLBACK_ALERTS.includes(n))).toEqual([]);
     } finally {

@@ -68,7 +68,9 @@ test("promtool check config: the stack's rendered Prometheus config (with the ru
 
 test('amtool: rollback alerts go to the runbook API webhook, every other alert to the null receiver', async () => {
   const conf = path.join(dir, 'alertmanager.yml');
-  writeFileSync(conf, alertmanagerConfig({ webhookUrl: 'http://127.0.0.1:58090/alertmanager/webhook' }));
+  const tokenFile = path.join(dir, 'api-token');
+  writeFileSync(tokenFile, 'a-token-for-the-check', { mode: 0o600 });
+  writeFileSync(conf, alertmanagerConfig({ webhookUrl: 'http://127.0.0.1:58090/alertmanager/webhook', tokenFile }));
   const check = await run('amtool', ['check-config', conf]);
   expect(check).toMatchObject({ code: 0, output: expect.stringContaining('SUCCESS') });
   expect(check.output).toMatch(/- 2 receivers/);

@@ -43,7 +43,7 @@ export class ApprovalGate {
    * the gate's state carried over by continue-as-new.
    */
   constructor(
-    private readonly policy: ApprovalPolicy | undefined,
+    private policy: ApprovalPolicy | undefined,
     requestedBy: string,
     private readonly hooks: GateHooks,
     restored?: ApprovalState,
@@ -110,8 +110,14 @@ export class ApprovalGate {
    * Loads who may vote. Fails the run (non-retryable, naming the field) when the policy can never be met,
    * e.g. a quorum of 2 with one eligible approver besides the requester.
    */
-  prepare(directory: Record<string, string[]>): void {
+  prepare(directory: Record<string, string[]>, policy?: ApprovalPolicy): void {
     this.directory = directory;
+    // A policy known only once the targets are resolved (e.g. by the target's environment).
+    if (policy && !this.policy) {
+      this.policy = policy;
+      if (this.state.status === 'not-requested')
+        this.state.policy = { quorum: policy.quorum, approverRoles: policy.approverRoles, ...(policy.approvers ? { approvers: policy.approvers } : {}) };
+    }
     if (!this.policy) return;
     this.state.eligible = eligibleApprovers(directory, this.policy);
     const others = Object.keys(this.state.eligible).filter((p) => p !== this.state.requestedBy);

@@ -116,7 +116,11 @@ export interface RunbookDefinition<P extends RunbookInputBase, C, S, R extends R
   validate?(input: P, startedAtMs: number): void;
   /** Read-only lookups; an InvalidTargetError fails the run as invalid input. */
   resolve(input: P, startedAtMs: number): Promise<C>;
-  approval?(input: P): ApprovalPolicy;
+  /**
+   * Who must approve. Called with the input alone when the run starts, and with the resolved target too:
+   * a policy that depends on the target (its environment) is returned only when `target` is given.
+   */
+  approval?(input: P, target?: C): ApprovalPolicy | undefined;
   deadline?(input: P, startedAtMs: number): Deadline | undefined;
   /** Runs that change the same key never overlap. */
   exclusive?(input: P): { key: string; waitAtMost: string };
@@ -304,7 +308,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
   }
 
   async approve(opts: { detail?: string; deniedNote: string }): Promise<ApprovalState> {
-    const policy = this.def.approval?.(this.input);
+    const policy = this.def.approval?.(this.input, this.target);
     if (!policy) throw new Error(`runbook ${this.def.type} has no approval policy`);
     this.gateDetail = opts.detail ?? '';
     const now = Date.now();
@@ -365,11 +369,12 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.target = this.resume.target;
       this.state = this.resume.state;
       this.steps = this.planned();
-      if (this.def.approval && this.gate.state.status === 'pending') this.gate.prepare(await lookups.approverDirectory());
+      if (this.def.approval && this.gate.state.status === 'pending')
+        this.gate.prepare(await lookups.approverDirectory(), this.def.approval(this.input, this.target));
     } else {
       try {
         this.target = await this.def.resolve(this.input, Date.parse(this.startedAt));
-        if (this.def.approval) this.gate.prepare(await lookups.approverDirectory());
+        if (this.def.approval) this.gate.prepare(await lookups.approverDirectory(), this.def.approval(this.input, this.target));
       } catch (err) {
         this.progress.finish('failed', failureMessage(err));
         if (failureType(err) === ErrorType.InvalidTarget) throw invalidInput(this.def.type, failureMessage(err));

@@ -5,15 +5,19 @@ import type {
   AuditActivities,
   BackupActivities,
   ConnectivityActivities,
+  DataRollbackActivities,
   HealthActivities,
   LockActivities,
   MaintenanceLookupActivities,
   MaintenanceTaskActivities,
+  MongoBackupActivities,
   NotifyActivities,
   PlatformActivities,
   ProbeActivities,
   QueueActivities,
+  RollbackActivities,
   TargetActivities,
+  VerifyActivities,
 } from '../../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from './errors';
 
@@ -28,7 +32,7 @@ const retry: RetryPolicy = {
 const quick: ActivityOptions = { startToCloseTimeout: '30s', retry };
 
 /** Read-only lookups of configured targets, approvers and what a run's input names. */
-export const lookups = proxyActivities<TargetActivities & MaintenanceLookupActivities>(quick);
+export const lookups = proxyActivities<TargetActivities & MaintenanceLookupActivities & RollbackActivities>(quick);
 
 /** Health and connectivity probes: unhealthy is a result, so these fail only when they cannot ask. */
 export const health = proxyActivities<HealthActivities & ConnectivityActivities>(quick);
@@ -49,17 +53,25 @@ export const platform = proxyActivities<PlatformActivities>({ startToCloseTimeou
 /** Queue depth and probe jobs (the waits are in `waits`). */
 export const queues = proxyActivities<QueueActivities & ProbeActivities>(quick);
 
+/** Smoke requests and Prometheus checks after a change. */
+export const verify = proxyActivities<VerifyActivities>({ startToCloseTimeout: '2m', retry });
+
+/** Database rollback steps: each saves what it changes in the same transaction, so a retry changes nothing twice. */
+export const dataRollback = proxyActivities<DataRollbackActivities>({ startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry });
+
 /** Target locks: signal-with-start of the lock workflow, and whether a holder still runs. */
 export const locks = proxyActivities<LockActivities>(quick);
 
 /** Work that may take long (backups, maintenance tasks): heartbeats, so a dead worker is noticed in 10s. */
 const long: ActivityOptions = { startToCloseTimeout: '4h', heartbeatTimeout: '10s', retry: { ...retry, maximumAttempts: 3 } };
-export const backups = proxyActivities<BackupActivities>(long);
+export const backups = proxyActivities<BackupActivities & MongoBackupActivities>(long);
 export const maintenanceTasks = proxyActivities<MaintenanceTaskActivities>(long);
 
-/** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering). */
-export function waits(timeoutMs: number): Pick<QueueActivities & ProbeActivities, 'waitForQueueDrain' | 'waitForRecovery'> {
-  return proxyActivities<QueueActivities & ProbeActivities>({
+/** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering, a rollout). */
+export function waits(
+  timeoutMs: number,
+): Pick<QueueActivities & ProbeActivities & PlatformActivities, 'waitForQueueDrain' | 'waitForRecovery' | 'waitForRollout'> {
+  return proxyActivities<QueueActivities & ProbeActivities & PlatformActivities>({
     startToCloseTimeout: timeoutMs + 60_000,
     heartbeatTimeout: '10s',
     retry: { ...retry, maximumAttempts: 3 },

@@ -3,7 +3,8 @@
 import type { ApprovalState } from './approval-rules';
 import type { CompensationResult } from './saga';
 
-export type StepKind = 'check' | 'notify' | 'gate' | 'lock' | 'wait' | 'backup' | 'drain' | 'scale' | 'restart' | 'task' | 'verify' | 'monitor' | 'report';
+export type StepKind =
+  'check' | 'notify' | 'gate' | 'lock' | 'wait' | 'backup' | 'drain' | 'scale' | 'restart' | 'deploy' | 'data' | 'task' | 'verify' | 'monitor' | 'report';
 export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
 export interface PlanStep {

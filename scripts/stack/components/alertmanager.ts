@@ -3,9 +3,9 @@
 // config is rendered at every start from temporal-config/prometheus/alertmanager.yml. Loopback only, with
 // clustering off (the gossip listener would bind every interface); data (silences, notification log) in
 // .data/alertmanager.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Component } from '../component';
+import type { Component, StackContext } from '../component';
 import { DATA, HOST, PORTS } from '../paths';
 import { portOpen, startProcess } from '../process';
 import { renderTemplate } from './prometheus';
@@ -15,8 +15,17 @@ export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/promet
 /** Where the runbook HTTP API takes Alertmanager's webhook calls. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
 
-export function alertmanagerConfig(v: { webhookUrl: string }): string {
-  return renderTemplate('alertmanager.yml', { WEBHOOK_URL: v.webhookUrl });
+/** `tokenFile`: a file holding the API token the webhook calls with (Alertmanager reads it at each call). */
+export function alertmanagerConfig(v: { webhookUrl: string; tokenFile: string }): string {
+  return renderTemplate('alertmanager.yml', { WEBHOOK_URL: v.webhookUrl, TOKEN_FILE: v.tokenFile });
+}
+
+/** Writes the webhook's API token where only this user can read it; returns the path. */
+export function writeTokenFile(dir: string, token: string): string {
+  const file = path.join(dir, 'api-token');
+  writeFileSync(file, token, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
 }
 
 /** Command-line arguments of an Alertmanager on HOST:port with its config file and data folder. */
@@ -24,7 +33,7 @@ export function alertmanagerArgs(configFile: string, dataDir: string, port: numb
   return [`--config.file=${configFile}`, `--storage.path=${dataDir}`, `--web.listen-address=${HOST}:${port}`, '--cluster.listen-address='];
 }
 
-export function alertmanager(): Component<'alertmanager'> {
+export function alertmanager({ secrets }: StackContext): Component<'alertmanager'> {
   const base = `http://${HOST}:${PORTS.alertmanager}`;
   return {
     name: 'alertmanager',
@@ -35,7 +44,8 @@ export function alertmanager(): Component<'alertmanager'> {
       const dir = path.join(DATA, 'alertmanager');
       mkdirSync(path.join(dir, 'data'), { recursive: true });
       const conf = path.join(dir, 'alertmanager.yml');
-      writeFileSync(conf, alertmanagerConfig({ webhookUrl: `http://${HOST}:${PORTS.api}${WEBHOOK_PATH}` }));
+      const tokenFile = writeTokenFile(dir, secrets.API_TOKEN_ALERTMANAGER);
+      writeFileSync(conf, alertmanagerConfig({ webhookUrl: `http://${HOST}:${PORTS.api}${WEBHOOK_PATH}`, tokenFile }));
       startProcess('alertmanager', ALERTMANAGER_BIN, alertmanagerArgs(conf, path.join(dir, 'data'), PORTS.alertmanager), { cwd: dir });
     },
   };
