@@ -54,6 +54,8 @@ export async function apiToFirstActivity(env: TestEnv, bareQueue: string, rounds
  */
 export async function alertToRollback(): Promise<{ ms: number; expectedMs: number; parts: string }> {
   const promPort = await freePort();
+  // The demo runs in this process: its memory is the bench's, so lift the limit the memory trigger reads.
+  process.env.DEMO_MEMORY_LIMIT_BYTES = String(64 * 1024 ** 3);
   const env = await createTestEnv({
     initialVersions: ['v1.4.2', 'v1.5.0'],
     configure: (raw) => {

@@ -1,6 +1,8 @@
 // The API's OpenAPI 3.1 document, generated from the same zod schemas that validate requests, so the two
 // cannot disagree. Each runbook's start body is its input schema (requestedBy comes from the token).
+import { z } from 'zod';
 import { RUNBOOKS } from '../registry';
+import { webhookSchema } from './alertmanager';
 
 const err = { description: 'refused', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const errors = { '400': err, '401': err, '403': err, '404': err };
@@ -21,7 +23,15 @@ export function openApiDocument(): Record<string, unknown> {
         security: [{ bearer: [] }],
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } }],
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` }, example: r.example() } } },
-        responses: { '201': { description: 'started' }, '200': { description: 'the run this Idempotency-Key started before' }, ...errors },
+        responses: {
+          '201': { description: 'started' },
+          '200': {
+            description: r.dedupe
+              ? 'the run started for the same target within the dedupe window (created: false)'
+              : 'the run this Idempotency-Key started before',
+          },
+          ...errors,
+        },
       },
     };
   }
@@ -38,7 +48,18 @@ export function openApiDocument(): Record<string, unknown> {
       responses: { '200': { description: 'the vote counted' }, '409': err, ...errors },
     },
   });
+  const { $schema: _drop, ...webhook } = z.toJSONSchema(webhookSchema, { io: 'input', unrepresentable: 'any' });
+  schemas.AlertmanagerWebhook = webhook;
   Object.assign(paths, {
+    '/alertmanager/webhook': {
+      post: {
+        summary:
+          'Alertmanager\'s webhook receiver: each firing alert labelled runbook_action="rollback" starts (or joins) the emergency rollback of its service label',
+        security: [{ bearer: [] }],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/AlertmanagerWebhook' } } } },
+        responses: { '200': { description: 'the rollbacks started or joined, and the alerts ignored with why' }, ...errors },
+      },
+    },
     '/runbooks': {
       get: { summary: 'the runbooks you can start, with example inputs', security: [{ bearer: [] }], responses: { '200': { description: 'runbooks' } } },
     },

@@ -183,4 +183,7 @@ test('the OpenAPI document describes every runbook start with the schema that va
     );
     expect(schema.required).toContain('service');
   }
+  // The webhook receiver, with the Alertmanager JSON it accepts.
+  expect(doc.paths['/alertmanager/webhook']).toBeDefined();
+  expect(doc.components.schemas.AlertmanagerWebhook!.required).toEqual(['status', 'alerts']);
 });

@@ -427,12 +427,13 @@ describe('database rollback refusals: clear, non-retryable errors, nothing chang
 
   test('a service without dataRollback plans nothing and has no steps', async () => {
     const plain = createDataRollbackActivities(env.deps);
-    expect(await plain.planDataRollback({ service: 'reports' })).toEqual([]);
-    expect(await plain.checkDataIntegrity({ service: 'reports' })).toEqual({ ok: true, checks: [] });
+    // reports-down: the same service's database, without database rollback steps.
+    expect(await plain.planDataRollback({ service: 'reports-down' })).toEqual([]);
+    expect(await plain.checkDataIntegrity({ service: 'reports-down' })).toEqual({ ok: true, checks: [] });
     await refused(
-      inActivity(() => plain.applyDataRollbackStep({ service: 'reports', stepId: 'templates-v2-fields', runKey: 'r' })),
+      inActivity(() => plain.applyDataRollbackStep({ service: 'reports-down', stepId: 'templates-v2-fields', runKey: 'r' })),
       'InvalidTargetError',
-      'stepId: service "reports" has no dataRollback configured (services.reports.dataRollback), so it has no step "templates-v2-fields"',
+      'stepId: service "reports-down" has no dataRollback configured (services.reports-down.dataRollback), so it has no step "templates-v2-fields"',
     );
   });
 
