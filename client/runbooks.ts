@@ -66,7 +66,13 @@ export async function startRunbookRun(
   client: Client,
   entry: RunbookEntry,
   input: unknown,
-  opts: { taskQueue: string; workflowId?: string; now?: Date },
+  opts: {
+    taskQueue: string;
+    workflowId?: string;
+    now?: Date;
+    /** A run that ended before this time does not count: what asks now began after it (an alert firing anew). */
+    notBefore?: Date;
+  },
 ): Promise<StartedRun> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
@@ -89,7 +95,8 @@ export async function startRunbookRun(
       const d = await client.workflow.getHandle(workflowId).describe();
       const status = d.status.name;
       const recent = now - d.startTime.getTime() < windowMs;
-      if (status === 'RUNNING' || (status === 'COMPLETED' && recent)) {
+      const endedBefore = opts.notBefore && d.closeTime && d.closeTime.getTime() < opts.notBefore.getTime();
+      if (status === 'RUNNING' || (status === 'COMPLETED' && recent && !endedBefore)) {
         const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
         const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
         return { handle, workflowId, runId, created: false };

@@ -152,9 +152,14 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     const me = need(req, 'operator');
     const answer = await alertmanagerWebhook(req.body, {
       services: Object.keys(opts.config.services),
-      start: async (service, input) => {
+      start: async (_service, input, notBefore) => {
         try {
-          return await startRunbookRun(client, entryByName('emergency-rollback'), { ...input, requestedBy: me.person }, { taskQueue });
+          return await startRunbookRun(
+            client,
+            entryByName('emergency-rollback'),
+            { ...input, requestedBy: me.person },
+            { taskQueue, ...(notBefore ? { notBefore } : {}) },
+          );
         } catch (err) {
           if (err instanceof InputError) throw new HttpError(400, err.message);
           throw err;
