@@ -56,7 +56,7 @@ describe('gradualRollback', () => {
       expect.objectContaining({ target: 'reports-mongo', documents: { reporttemplates: 7, reportschedules: 5 }, reused: false }),
     ]);
     expect(r.backups.postgres).toEqual([expect.objectContaining({ database: 'reports-db', tables: 3, reused: false })]);
-    expect(r.to).toMatchObject({ revision: 3, version: 'v1.4.2', cause: 'deploy' });
+    expect(r.to).toMatchObject({ revision: 3, version: 'v1.4.2', cause: 'rollback' });
     for (const d of r.data) expect([d.id, d.changed]).toEqual([d.id, d.count]);
     expect(r.watch.length).toBe(1);
     expect(r.watch.every((w) => w.healthy && w.breaches.length === 0)).toBe(true);

@@ -145,9 +145,10 @@ function steps(input: GradualRollbackParams, t: RollbackTarget): GrStep[] {
       id: 'set-version',
       kind: 'deploy',
       changes: true,
-      title: `set the previous-stable version: deploy ${t.to?.version ?? '?'} on ${service}`,
+      title: `set the previous-stable version: ${service} back to ${t.to?.version ?? '?'} (${target})`,
       run: async (r) => {
-        const res = await platform.deployVersion({ service, version: t.to!.version, requestId: r.key('set-version') });
+        // `kubectl rollout undo --to-revision`: recorded as a rollback, so no later rollback re-deploys the release it replaced.
+        const res = await platform.rollbackDeployment({ service, requestId: r.key('set-version'), toRevision: t.to!.revision });
         r.state.to = res.revision;
         await r.audit('version-set', 'set-version', { ...res });
         return `now ${rev(res.revision)}${res.repeated ? ' (already applied)' : ''}`;
