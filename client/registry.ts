@@ -55,7 +55,15 @@ export interface RunbookSpec<W extends RunbookWorkflow> {
    * window) instead of starting a second one: e.g. one emergency rollback per service, however many
    * alerts and people ask for it. A run that failed or was cancelled does not count.
    */
-  dedupe?: { windowMs: number; key(input: InputOf<W>): string };
+  dedupe?: {
+    windowMs: number;
+    key(input: InputOf<W>): string;
+    /**
+     * The deployment revision a completed run left the target at. A completed run is joined only while the
+     * target is still at that revision: after a new deploy, the same request is a new run.
+     */
+    revisionAfter(result: ResultOf<W>): number | undefined;
+  };
 }
 
 /** A registry entry as front doors use it: input arrives as unknown JSON and is validated here. */
@@ -71,7 +79,7 @@ export interface RunbookEntry {
   /** JSON Schema of the input, generated from the same zod schema that validates it (OpenAPI). */
   inputJsonSchema(): Record<string, unknown>;
   /** See RunbookSpec.dedupe; `key` of a parsed input. */
-  readonly dedupe?: { windowMs: number; key(input: unknown): string };
+  readonly dedupe?: { windowMs: number; key(input: unknown): string; revisionAfter(result: RunbookResult): number | undefined };
 }
 
 /** An entry that keeps its runbook's types, for typed starts (client/runbooks.ts startTypedRunbook). */
@@ -94,7 +102,15 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRu
     example: () => spec.example() as Record<string, unknown>,
     summarize: (result) => spec.summarize(result as ResultOf<W>),
     inputJsonSchema: () => z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }),
-    ...(spec.dedupe ? { dedupe: { windowMs: spec.dedupe.windowMs, key: (input: unknown) => spec.dedupe!.key(input as InputOf<W>) } } : {}),
+    ...(spec.dedupe
+      ? {
+          dedupe: {
+            windowMs: spec.dedupe.windowMs,
+            key: (input: unknown) => spec.dedupe!.key(input as InputOf<W>),
+            revisionAfter: (result: RunbookResult) => spec.dedupe!.revisionAfter(result as ResultOf<W>),
+          },
+        }
+      : {}),
   };
 }
 
@@ -130,7 +146,7 @@ export const runbooks = {
     targetOf: (i) => i.service,
     summarize: (r: EmergencyRollbackResult) => summarizeEmergencyRollback(r),
     // One rollback per service, however many alerts and people ask for it within the window.
-    dedupe: { windowMs: durationMs(ROLLBACK_DEDUPE_WINDOW), key: (i) => i.service },
+    dedupe: { windowMs: durationMs(ROLLBACK_DEDUPE_WINDOW), key: (i) => i.service, revisionAfter: (r: EmergencyRollbackResult) => r.to?.revision },
   }),
   gradualRollback: defineRunbook<typeof gradualRollback>({
     name: 'gradual-rollback',

@@ -59,20 +59,19 @@ export async function startRunbook(
 /**
  * Starts a run, or joins the one already started for the same dedupe key within the runbook's dedupe
  * window. Dedupe ids are `<prefix>-<key>-<task queue>-w<window number>` (a task queue is one deployment of
- * workers and configuration, so two share nothing): two starts at once get the same id (Temporal
- * refuses the second: it joins), and a start just after a window boundary finds the previous window's run.
+ * workers and configuration, so two share nothing): two starts at once get the same id (Temporal refuses
+ * the second: it joins), and a start just after a window boundary finds the previous window's run.
+ *
+ * A running run is always joined. A completed one only when `currentRevision` (the target's deployment
+ * revision now, when the caller can read it) is still the revision that run left: after a new deploy the
+ * same request is a new rollback. Without it a completed run is not joined; the runbook itself then refuses
+ * to roll back a rollback, so no second rollback happens either way.
  */
 export async function startRunbookRun(
   client: Client,
   entry: RunbookEntry,
   input: unknown,
-  opts: {
-    taskQueue: string;
-    workflowId?: string;
-    now?: Date;
-    /** A run that ended before this time does not count: what asks now began after it (an alert firing anew). */
-    notBefore?: Date;
-  },
+  opts: { taskQueue: string; workflowId?: string; now?: Date; currentRevision?: number },
 ): Promise<StartedRun> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
@@ -84,29 +83,29 @@ export async function startRunbookRun(
     });
     return { handle, workflowId, runId: handle.firstExecutionRunId, created: true };
   };
-  if (!entry.dedupe || opts.workflowId || parsed.dryRun) return start(opts.workflowId ?? runbookWorkflowId(entry, parsed.target));
+  const dedupe = entry.dedupe;
+  if (!dedupe || opts.workflowId || parsed.dryRun) return start(opts.workflowId ?? runbookWorkflowId(entry, parsed.target));
 
   const now = (opts.now ?? new Date()).getTime();
-  const { windowMs } = entry.dedupe;
-  const window = Math.floor(now / windowMs);
-  const idOf = (w: number) => `${entry.idPrefix}-${entry.dedupe!.key(input)}-${opts.taskQueue}-w${w}`;
+  const window = Math.floor(now / dedupe.windowMs);
+  const idOf = (w: number) => `${entry.idPrefix}-${dedupe.key(input)}-${opts.taskQueue}-w${w}`;
   const join = async (workflowId: string): Promise<StartedRun | undefined> => {
     try {
       const d = await client.workflow.getHandle(workflowId).describe();
+      const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
+      const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
       const status = d.status.name;
-      const recent = now - d.startTime.getTime() < windowMs;
-      const endedBefore = opts.notBefore && d.closeTime && d.closeTime.getTime() < opts.notBefore.getTime();
-      if (status === 'RUNNING' || (status === 'COMPLETED' && recent && !endedBefore)) {
-        const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
-        const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
-        return { handle, workflowId, runId, created: false };
+      if (status === 'RUNNING') return { handle, workflowId, runId, created: false };
+      if (status === 'COMPLETED' && now - d.startTime.getTime() < dedupe.windowMs && opts.currentRevision !== undefined) {
+        const after = dedupe.revisionAfter(await handle.result());
+        if (after === opts.currentRevision) return { handle, workflowId, runId, created: false };
       }
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
     return undefined;
   };
-  const earlier = (await join(idOf(window - 1))) ?? (await join(idOf(window)));
+  const earlier = (await join(idOf(window))) ?? (await join(idOf(window - 1)));
   if (earlier) return earlier;
   try {
     return await start(idOf(window));

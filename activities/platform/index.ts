@@ -5,7 +5,7 @@ import { Context, sleep } from '@temporalio/activity';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
-import { LocalPlatform } from './local';
+import { platformForService } from './for-service';
 import type { DeployResult, DeploymentState, Platform, PlatformState, RestartMode, RestartResult, RolloutStatus } from './port';
 
 export type { DeployResult, DeploymentState, PlatformState, RestartMode, RestartResult, Revision, RolloutStatus } from './port';
@@ -21,11 +21,7 @@ export interface RolloutWaitResult {
 }
 
 export function platformFor(deps: Deps, service: string): Platform {
-  const svc = deps.service(service);
-  switch (svc.platform.kind) {
-    case 'local':
-      return new LocalPlatform(svc.platform.adminUrl, svc.platform.token, service);
-  }
+  return platformForService(service, deps.service(service));
 }
 
 export type PlatformActivities = ReturnType<typeof createPlatformActivities>;

@@ -2,9 +2,7 @@
 // runbook_action="rollback" asks for an emergency rollback of the service its `service` label names.
 // Alerts are grouped by service, so several alerts for one service, and the repeats Alertmanager sends
 // every repeat_interval, start one rollback: the runbook's dedupe window makes later starts join it.
-// Resolved alerts and alerts without the label start nothing; they are listed as ignored, with why. An
-// alert that began firing after the rollback it would join had ended (the bad release deployed again)
-// starts a new one: `notBefore` is when the earliest of the service's alerts began.
+// Resolved alerts and alerts without the label start nothing; they are listed as ignored, with why.
 import { z } from 'zod';
 import { describeIssues } from '../../workflows/lib/validate';
 import type { EmergencyRollbackInput } from '../../workflows/emergency-rollback/contract';
@@ -37,7 +35,7 @@ export interface WebhookAnswer {
 
 export async function alertmanagerWebhook(
   body: unknown,
-  deps: { services: string[]; start(service: string, input: Omit<EmergencyRollbackInput, 'requestedBy'>, notBefore?: Date): Promise<StartedRun> },
+  deps: { services: string[]; start(service: string, input: Omit<EmergencyRollbackInput, 'requestedBy'>): Promise<StartedRun> },
 ): Promise<WebhookAnswer | { error: string }> {
   const r = webhookSchema.safeParse(body);
   if (!r.success) return { error: `invalid Alertmanager webhook body: ${describeIssues(r.error)}` };
@@ -55,25 +53,19 @@ export async function alertmanagerWebhook(
   const rollbacks: WebhookAnswer['rollbacks'] = [];
   for (const [service, alerts] of byService) {
     const names = [...new Set(alerts.map((a) => a.labels.alertname ?? 'alert'))];
-    const starts = alerts.map((a) => Date.parse(a.startsAt ?? '')).filter((t) => Number.isFinite(t));
-    const notBefore = starts.length === alerts.length && starts.length ? new Date(Math.min(...starts)) : undefined;
-    const run = await deps.start(
+    const run = await deps.start(service, {
       service,
-      {
-        service,
-        reason: `Alertmanager: ${names.join(', ')}`.slice(0, 500),
-        trigger: {
-          source: 'alertmanager',
-          alerts: alerts.slice(0, 50).map((a) => ({
-            name: (a.labels.alertname ?? 'alert').slice(0, 200),
-            ...(a.startsAt ? { startsAt: a.startsAt } : {}),
-            ...(a.annotations.summary ? { summary: a.annotations.summary.slice(0, 500) } : {}),
-            ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}),
-          })),
-        },
+      reason: `Alertmanager: ${names.join(', ')}`.slice(0, 500),
+      trigger: {
+        source: 'alertmanager',
+        alerts: alerts.slice(0, 50).map((a) => ({
+          name: (a.labels.alertname ?? 'alert').slice(0, 200),
+          ...(a.startsAt ? { startsAt: a.startsAt } : {}),
+          ...(a.annotations.summary ? { summary: a.annotations.summary.slice(0, 500) } : {}),
+          ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}),
+        })),
       },
-      notBefore,
-    );
+    });
     rollbacks.push({ service, alerts: names, workflowId: run.workflowId, runId: run.runId, created: run.created });
   }
   return { rollbacks, ignored };

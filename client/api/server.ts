@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { RunbookStatus } from '../../common/search-attributes';
 import type { Config } from '../../config/schema';
+import { platformForService } from '../../activities/platform/for-service';
 import { describeIssues } from '../../workflows/lib/validate';
 import { RUNBOOKS, runbookByType, type RunbookEntry } from '../registry';
 import { castVote, describeRun, InputError, runbookWorkflowId, startRunbookRun, VoteRefusedError } from '../runbooks';
@@ -87,6 +88,17 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   const ui = opts.uiUrl && opts.namespace ? `${opts.uiUrl}/namespaces/${opts.namespace}/workflows/` : undefined;
   const links = (id: string) => ({ self: `/runs/${encodeURIComponent(id)}`, ...(ui ? { ui: `${ui}${encodeURIComponent(id)}` } : {}) });
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 256 * 1024, routerOptions: { maxParamLength: 400 } });
+  /** The service's deployment revision now, or undefined when it cannot be read (then no completed run is joined). */
+  const revisionOf = async (service: string): Promise<number | undefined> => {
+    const svc = opts.config.services[service];
+    if (!svc) return undefined;
+    try {
+      return (await platformForService(service, svc).deployment()).current.revision;
+    } catch (err) {
+      app.log.warn({ service, err: (err as Error).message }, 'could not read the deployment revision');
+      return undefined;
+    }
+  };
 
   // Public: liveness and the API's own description. Everything else needs a token.
   const open = new Set(['/health', '/openapi.json']);
@@ -129,7 +141,8 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     const key = rawKey === undefined ? undefined : parse(idempotencyKey, rawKey, 'Idempotency-Key header');
     if (entry.dedupe && !parsed.dryRun) {
       // One run per dedupe key and window (an emergency rollback per service), whoever asks and however often.
-      const run = await startRunbookRun(client, entry, input, { taskQueue });
+      const currentRevision = await revisionOf(parsed.target);
+      const run = await startRunbookRun(client, entry, input, { taskQueue, ...(currentRevision !== undefined ? { currentRevision } : {}) });
       return reply
         .code(run.created ? 201 : 200)
         .send({ workflowId: run.workflowId, runId: run.runId, runbook: entry.name, created: run.created, links: links(run.workflowId) });
@@ -152,13 +165,14 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     const me = need(req, 'operator');
     const answer = await alertmanagerWebhook(req.body, {
       services: Object.keys(opts.config.services),
-      start: async (_service, input, notBefore) => {
+      start: async (service, input) => {
         try {
+          const currentRevision = await revisionOf(service);
           return await startRunbookRun(
             client,
             entryByName('emergency-rollback'),
             { ...input, requestedBy: me.person },
-            { taskQueue, ...(notBefore ? { notBefore } : {}) },
+            { taskQueue, ...(currentRevision !== undefined ? { currentRevision } : {}) },
           );
         } catch (err) {
           if (err instanceof InputError) throw new HttpError(400, err.message);

@@ -165,15 +165,28 @@ describe('emergencyRollback', () => {
     await saveHistoryIfRecording('emergency-rollback-completed', run.handle);
   });
 
-  test('a second start for the same service within the dedupe window joins the first run; a run that ignores the window refuses to roll back a rollback', async () => {
-    const again = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol', reason: 'me too' }, { taskQueue: env.taskQueue });
+  test('dedupe: a second start while the service is still at the revision the first run left joins it; after a new deploy it is a new rollback', async () => {
+    const opts = { taskQueue: env.taskQueue };
+    // The API passes the revision it reads from the platform: still 3, the first run's, so the same run.
+    const again = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol', reason: 'me too' }, { ...opts, currentRevision: 3 });
     expect(again).toMatchObject({ created: false, workflowId: firstId });
-    // Started under its own id (outside the dedupe), the runbook itself refuses: v1.4.2 is a rollback of v1.5.0.
-    const h = await startRun<EmergencyRollbackResult>(env, 'emergencyRollback', { service: 'reports', requestedBy: 'carol' });
-    const r = await h.result();
+    // A caller that cannot read the revision gets a run of its own, and the runbook refuses to roll back a rollback.
+    const blind = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol' }, opts);
+    expect(blind.created).toBe(true);
+    const r = (await blind.handle.result()) as EmergencyRollbackResult;
     expect(r.outcome).toBe('aborted');
     expect(r.reason).toMatch(/^nothing was changed: the current revision 3 \(v1\.4\.2\) is itself a rollback/);
     expect((await deployment(env)).history).toHaveLength(3);
+
+    // The bad release deployed again (revision 4): the same request now rolls back again.
+    expect((await admin(env, 'POST', '/deployment', { version: 'v1.5.0', requestId: `redeploy-${env.id}` })).status).toBe(201);
+    const next = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol', verifyWindow: '1s' }, { ...opts, currentRevision: 4 });
+    expect(next.created).toBe(true);
+    const n = (await next.handle.result()) as EmergencyRollbackResult;
+    expect(n.outcome).toBe('completed');
+    expect(n.to).toMatchObject({ revision: 5, version: 'v1.4.2', cause: 'rollback' });
+    // Nothing left of v2 to roll back in the data: each step counted 0 and changed nothing.
+    expect(n.data.map((d) => d.changed)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });
 

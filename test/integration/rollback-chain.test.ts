@@ -122,20 +122,20 @@ test('the webhook: the same alert posted again joins the rollback; 401 without a
   expect(await rollbackStarts()).toHaveLength(1);
 });
 
-test('an alert that began firing after the rollback ended starts a new run (the bad release may be back); on the rolled-back service it changes nothing', async () => {
-  const startsAt = new Date().toISOString();
+test('the bad release deployed again: the same alert starts a new rollback (the first no longer covers the service), and its repeat joins that one', async () => {
+  expect((await admin(env, 'POST', '/deployment', { version: 'v1.5.0', requestId: `redeploy-${env.id}` })).status).toBe(201);
   const body = {
     version: '4',
     status: 'firing',
-    alerts: [{ status: 'firing', startsAt, labels: { alertname: 'ReportsErrorRateHigh', service: 'reports', runbook_action: 'rollback' }, annotations: {} }],
+    alerts: [{ status: 'firing', labels: { alertname: 'ReportsErrorRateHigh', service: 'reports', runbook_action: 'rollback' }, annotations: {} }],
   };
-  const res = await api.call('POST', WEBHOOK_PATH, { as: 'alertmanager', body });
-  expect(res.status).toBe(200);
-  const [rb] = res.body.rollbacks as Array<{ workflowId: string; created: boolean }>;
+  const first = await api.call('POST', WEBHOOK_PATH, { as: 'alertmanager', body });
+  const [rb] = first.body.rollbacks as Array<{ workflowId: string; created: boolean }>;
   expect(rb!.created).toBe(true);
   const r = await env.client.workflow.getHandle<() => Promise<EmergencyRollbackResult>>(rb!.workflowId).result();
-  expect(r.outcome).toBe('aborted');
-  expect(r.reason).toMatch(/^nothing was changed: the current revision 3 \(v1\.4\.2\) is itself a rollback/);
-  const d = (await (await admin(env, 'GET', '/deployment')).json()) as { history: unknown[] };
-  expect(d.history).toHaveLength(3);
+  expect(r.outcome).toBe('completed');
+  expect(r.to).toMatchObject({ revision: 5, version: 'v1.4.2' });
+  const repeat = await api.call('POST', WEBHOOK_PATH, { as: 'alertmanager', body });
+  expect(repeat.body.rollbacks).toEqual([expect.objectContaining({ workflowId: rb!.workflowId, created: false })]);
+  expect(await rollbackStarts()).toHaveLength(2);
 });

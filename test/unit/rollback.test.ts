@@ -51,11 +51,11 @@ describe('the Alertmanager webhook', () => {
   const body = (alerts: unknown[]) => ({ version: '4', status: 'firing', receiver: 'runbook-api', groupKey: 'x', externalURL: 'http://am', alerts });
 
   function recorder() {
-    const calls: Array<{ service: string; input: unknown; notBefore?: Date }> = [];
+    const calls: Array<{ service: string; input: unknown }> = [];
     return {
       calls,
-      start: async (service: string, input: unknown, notBefore?: Date): Promise<StartedRun> => {
-        calls.push({ service, input, ...(notBefore ? { notBefore } : {}) });
+      start: async (service: string, input: unknown): Promise<StartedRun> => {
+        calls.push({ service, input });
         return { workflowId: `rollback-${service}`, runId: 'run', created: calls.length === 1, handle: undefined as never };
       },
     };
@@ -73,8 +73,6 @@ describe('the Alertmanager webhook', () => {
     expect(rec.calls).toHaveLength(1);
     expect(rec.calls[0]).toEqual({
       service: 'reports',
-      // When the earliest of them began: a rollback that had ended before then is not joined.
-      notBefore: new Date('2026-11-26T01:00:00Z'),
       input: {
         service: 'reports',
         reason: 'Alertmanager: ReportsErrorRateHigh, ReportsLatencyP95High',
