@@ -6,37 +6,13 @@
 // live in Redis next to the platform state (`${stateKey}:deploy`, `${stateKey}:deploy-requests`), so they
 // survive a restart of the service; a retried request (same id) is answered from there, not applied again.
 import type { Redis } from 'ioredis';
+// The wire format is the platform port's (what the local adapter reads): one definition of it.
+import type { DeployResult, DeploymentState, Revision, RolloutStatus } from '../activities/platform/port';
 import type { Processors } from './processors';
 import type { Restarts } from './restarts';
 import { findVersion, type VersionCatalog, type VersionSpec } from './versions';
 
-export interface Revision {
-  revision: number;
-  version: string;
-  cause: 'deploy' | 'rollback';
-  requestId: string;
-  at: string;
-}
-
-export interface RolloutStatus {
-  revision: number;
-  status: 'in-progress' | 'complete';
-  updated: number;
-  total: number;
-}
-
-export interface DeploymentState {
-  current: Revision;
-  history: Revision[];
-  rollout: RolloutStatus;
-  available: string[];
-}
-
-export interface DeployResult {
-  revision: Revision;
-  previous: Revision;
-  repeated: boolean;
-}
+export type { DeployResult, DeploymentState, Revision, RolloutStatus };
 
 export type DeployAnswer = { code: 200 | 201; body: DeployResult } | { code: 400 | 409; body: { error: string } };
 
