@@ -8,7 +8,8 @@ import type { Client } from '@temporalio/client';
 import { WEBHOOK_PATH } from '../scripts/stack/components/alertmanager';
 import { freePort, keepPosting, startAlerting } from '../test/helpers/alerting';
 import { startApi, TOKENS } from '../test/helpers/api';
-import { createTestEnv, eventually, type TestEnv } from '../test/helpers/env';
+import { createTestEnv, eventually } from '../test/helpers/env';
+import { admin } from '../test/helpers/runs';
 
 /** When the first activity of a workflow started (its ActivityTaskStarted event), in ms since the epoch. */
 async function firstActivityStarted(client: Client, workflowId: string): Promise<number> {
@@ -24,18 +25,34 @@ async function firstActivityStarted(client: Client, workflowId: string): Promise
   );
 }
 
-/** API call -> first activity started, and the same for a bare workflow started in-process. */
-export async function apiToFirstActivity(env: TestEnv, bareQueue: string, rounds: number): Promise<{ ours: number[]; base: number[] }> {
+/**
+ * API call -> first activity started, for real rollbacks: each round deploys the bad release again (a new
+ * revision, so the API's dedupe does not join the previous round's run), then POSTs the rollback and waits
+ * for it to end. The baseline: client.workflow.start of a bare one-activity workflow -> its first activity.
+ */
+export async function apiToFirstActivity(bareQueue: string, rounds: number): Promise<{ ours: number[]; base: number[] }> {
+  const env = await createTestEnv({
+    initialVersions: ['v1.4.2', 'v1.5.0'],
+    configure: (raw) => {
+      raw.services.reports!.rollback = { ...raw.services.reports!.rollback, verifyWindow: '1s' };
+    },
+  });
+  await env.startWorker();
   const api = await startApi(env);
   const ours: number[] = [];
   const base: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
-      // A dry run: the same path to its first activity (resolve), and no dedupe with the other rounds.
+      if (i > 0) {
+        const res = await admin(env, 'POST', '/deployment', { version: 'v1.5.0', requestId: `bench-redeploy-${i}` });
+        if (res.status !== 201) throw new Error(`redeploy answered ${res.status}`);
+      }
       let t0 = Date.now();
-      const r = await api.call('POST', '/runbooks/emergency-rollback/runs', { as: 'bob', body: { service: 'reports', dryRun: true } });
+      const r = await api.call('POST', '/runbooks/emergency-rollback/runs', { as: 'bob', body: { service: 'reports', reason: 'bench' } });
       if (r.status !== 201) throw new Error(`API answered ${r.status}: ${JSON.stringify(r.body)}`);
       ours.push((await firstActivityStarted(env.client, r.body.workflowId as string)) - t0);
+      const outcome = ((await env.client.workflow.getHandle(r.body.workflowId as string).result()) as { outcome: string }).outcome;
+      if (outcome !== 'completed') throw new Error(`rollback ended ${outcome}`);
       t0 = Date.now();
       const b = await env.client.workflow.start('bareSteps', { taskQueue: bareQueue, workflowId: `bench-first-${env.id}-${i}`, args: [1] });
       base.push((await firstActivityStarted(env.client, b.workflowId)) - t0);
@@ -43,6 +60,7 @@ export async function apiToFirstActivity(env: TestEnv, bareQueue: string, rounds
     }
   } finally {
     await api.close();
+    await env.cleanup();
   }
   return { ours, base };
 }

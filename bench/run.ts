@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     }
 
     // ---- 6. API call -> first rollback activity started vs client.workflow.start -> first activity ----
-    const first = await apiToFirstActivity(env, bareQueue, ROUNDS);
+    const first = await apiToFirstActivity(bareQueue, ROUNDS);
     lines.push(row(`API -> 1st rollback activity (n=${ROUNDS})`, first.ours, first.base));
 
     // ---- 7. alert breach -> rollback started vs scrape interval + for: + group_wait ----

@@ -38,6 +38,14 @@ interface State extends DataState {
 
 type ErStep = Step<EmergencyRollbackParams, RollbackTarget, State>;
 
+/** Processors back to their count before, the paused flags back to their values (the undo and the normal step). */
+async function resumeWork(service: string, pauseFlags: string[], before: NonNullable<State['before']>): Promise<string> {
+  await platform.scaleWorkers({ service, replicas: before.replicas });
+  const restore = flagsFrom(pauseFlags, before.flags);
+  if (Object.keys(restore).length) await platform.setFeatureFlags({ service, flags: restore });
+  return `processors 0 -> ${before.replicas}${Object.keys(restore).length ? `; ${JSON.stringify(restore)}` : ''}`;
+}
+
 function steps(input: EmergencyRollbackParams, t: RollbackTarget): ErStep[] {
   const service = input.service;
   const { pauseFlags, releaseFlags } = t.settings;
@@ -115,12 +123,7 @@ function steps(input: EmergencyRollbackParams, t: RollbackTarget): ErStep[] {
       title: `stop new work: processors of ${service} to 0${flagsOff.length ? `, flags ${flagsOff.join(', ')} off` : ''}`,
       undo: {
         name: RESTORE,
-        run: async (r) => {
-          const b = r.state.before!;
-          await platform.scaleWorkers({ service, replicas: b.replicas });
-          const restore = flagsFrom(pauseFlags, b.flags);
-          if (Object.keys(restore).length) await platform.setFeatureFlags({ service, flags: restore });
-        },
+        run: (r) => resumeWork(service, pauseFlags, r.state.before!),
       },
       run: async () => {
         const scaled = await platform.scaleWorkers({ service, replicas: 0 });
@@ -153,13 +156,7 @@ function steps(input: EmergencyRollbackParams, t: RollbackTarget): ErStep[] {
       changes: true,
       title: `resume work: processors back to their count before${pauseFlags.length ? `, ${pauseFlags.join(', ')} back on` : ''}${releaseFlags.length ? ` (${releaseFlags.join(', ')} stay off)` : ''}`,
       settles: [RESTORE],
-      run: async (r) => {
-        const b = r.state.before!;
-        await platform.scaleWorkers({ service, replicas: b.replicas });
-        const restore = flagsFrom(pauseFlags, b.flags);
-        if (Object.keys(restore).length) await platform.setFeatureFlags({ service, flags: restore });
-        return `processors 0 -> ${b.replicas}${Object.keys(restore).length ? `; ${JSON.stringify(restore)}` : ''}`;
-      },
+      run: (r) => resumeWork(service, pauseFlags, r.state.before!),
     },
     {
       id: 'verify',
