@@ -64,7 +64,7 @@ export type { PlatformActivities, PlatformState, RestartMode, RestartResult } fr
 export type { DeployResult, DeploymentState, Revision, RolloutStatus, RolloutWaitResult } from './platform';
 export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';
 export type { ResolvedService, TargetActivities } from './targets';
-export type { RollbackActivities, RollbackSettings } from './rollback';
+export type { RollbackActivities, RollbackRunInfo, RollbackSettings } from './rollback';
 export type { MetricsCheck, SmokeResult, VerifyActivities } from './verify';
 export type { Deps } from './deps';
 export { createDeps } from './deps';

@@ -29,6 +29,13 @@ import {
 import type { maintenanceWindow } from '../workflows/maintenance-window/workflow';
 import { exampleRestartWorkersInput, restartWorkersInputSchema, summarizeRestart, type RestartWorkersResult } from '../workflows/restart-workers/contract';
 import type { restartWorkers } from '../workflows/restart-workers/workflow';
+import {
+  exampleUndoDataRollbackInput,
+  summarizeUndoDataRollback,
+  undoDataRollbackInputSchema,
+  type UndoDataRollbackResult,
+} from '../workflows/undo-data-rollback/contract';
+import type { undoDataRollback } from '../workflows/undo-data-rollback/workflow';
 
 /** Any runbook workflow function: (input, resume?) => result. */
 export type RunbookWorkflow = (input: never, resume?: never) => Promise<RunbookResult>;
@@ -157,6 +164,16 @@ export const runbooks = {
     example: exampleGradualRollbackInput,
     targetOf: (i) => i.service,
     summarize: (r: GradualRollbackResult) => summarizeGradualRollback(r),
+  }),
+  undoDataRollback: defineRunbook<typeof undoDataRollback>({
+    name: 'undo-data-rollback',
+    workflowType: 'undoDataRollback',
+    summary: "put back the rows and documents a completed rollback's database steps changed (from what they saved), after approval",
+    idPrefix: 'undo-data',
+    schema: undoDataRollbackInputSchema,
+    example: exampleUndoDataRollbackInput,
+    targetOf: (i) => i.service,
+    summarize: (r: UndoDataRollbackResult) => summarizeUndoDataRollback(r),
   }),
 };
 

@@ -4,4 +4,5 @@ export { emergencyRollback } from './emergency-rollback/workflow';
 export { gradualRollback } from './gradual-rollback/workflow';
 export { maintenanceWindow } from './maintenance-window/workflow';
 export { restartWorkers } from './restart-workers/workflow';
+export { undoDataRollback } from './undo-data-rollback/workflow';
 export { targetLock } from './lib/target-lock';

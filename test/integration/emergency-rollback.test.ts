@@ -5,6 +5,7 @@
 import { runbooks } from '../../client/registry';
 import { startRunbookRun } from '../../client/runbooks';
 import type { EmergencyRollbackResult } from '../../workflows/emergency-rollback/contract';
+import type { UndoDataRollbackResult } from '../../workflows/undo-data-rollback/contract';
 import { createTestEnv, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 import { admin, failureOf, gateOpen, startRun, stepReaches } from '../helpers/runs';
@@ -84,11 +85,13 @@ describe('emergencyRollback', () => {
 
   let first: EmergencyRollbackResult;
   let firstId: string;
+  let beforeFirst: Awaited<ReturnType<typeof snapshot>>;
 
   test('rolls back: processors stopped and flags off meanwhile, v1.4.2 served again, exactly the configured data changed, verified, incident opened', async () => {
     const faulty = await postReports(env, 40);
     expect(faulty[500]).toBeGreaterThan(0);
     const before = await snapshot(env);
+    beforeFirst = before;
 
     const run = await startRunbookRun(
       env.client,
@@ -187,6 +190,26 @@ describe('emergencyRollback', () => {
     expect(n.to).toMatchObject({ revision: 5, version: 'v1.4.2', cause: 'rollback' });
     // Nothing left of v2 to roll back in the data: each step counted 0 and changed nothing.
     expect(n.data.map((d) => d.changed)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  test('undo-data-rollback puts back exactly what the first rollback changed (its newest data-changing rollback by default), after approval; a second undo restores nothing', async () => {
+    const h = await startRun<UndoDataRollbackResult>(env, 'undoDataRollback', { service: 'reports', requestedBy: 'carol', reason: 'v2 is fixed' });
+    await Promise.race([gateOpen(h), failureOf(h).then((f) => Promise.reject(new Error(`failed before its gate: ${f.message}`)))]);
+    await castVote(env.client, h.workflowId, { approver: 'dave', decision: 'approve' });
+    const r = await h.result();
+    expect(r.outcome).toBe('completed');
+    expect(r.rollbackId).toBe(firstId);
+    expect(r.restored).toEqual([...first.data].reverse().map((d) => ({ id: d.id, restored: d.changed })));
+    expect(await snapshot(env)).toEqual(beforeFirst);
+    await saveHistoryIfRecording('undo-data-rollback-completed', h);
+
+    const again = await startRun<UndoDataRollbackResult>(env, 'undoDataRollback', { service: 'reports', requestedBy: 'carol' });
+    await gateOpen(again);
+    await castVote(env.client, again.workflowId, { approver: 'dave', decision: 'approve' });
+    const r2 = await again.result();
+    expect(r2.rollbackRunId).toBe(r.rollbackRunId);
+    expect(r2.restored.every((x) => x.restored === 0)).toBe(true);
+    expect(await snapshot(env)).toEqual(beforeFirst);
   });
 });
 

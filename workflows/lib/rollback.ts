@@ -96,9 +96,12 @@ export function dataRollbackSteps<P extends RunbookInputBase, S extends DataStat
     ...(i === data.length - 1 ? { settles: data.map((x) => dataUndo(x.id)) } : {}),
     run: async (r: Run<P, RollbackTarget, S>) => {
       const res = await dataRollback.applyDataRollbackStep({ service, stepId: d.id, runKey: r.runKey });
-      r.state.applied[d.id] = { changed: res.changed, saved: res.saved };
+      // What this run changed: every copy saved for it, by this attempt or an earlier one (a worker killed
+      // after the change but before its reply) is of a row/document changed by the end of the step.
+      const total = res.saved + res.alreadySaved;
+      r.state.applied[d.id] = { changed: total, saved: total };
       await r.audit('data-rolled-back', `data-${d.id}`, { ...res });
-      return `${res.changed} changed, ${res.saved} saved for undo${res.alreadySaved ? ` (${res.alreadySaved} saved by an earlier attempt)` : ''}`;
+      return `${total} changed, ${total} saved for undo${res.alreadySaved ? ` (${res.alreadySaved} by an earlier attempt)` : ''}`;
     },
   }));
 }
