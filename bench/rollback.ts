@@ -30,7 +30,10 @@ async function firstActivityStarted(client: Client, workflowId: string): Promise
  * revision, so the API's dedupe does not join the previous round's run), then POSTs the rollback and waits
  * for it to end. The baseline: client.workflow.start of a bare one-activity workflow -> its first activity.
  */
-export async function apiToFirstActivity(bareQueue: string, rounds: number): Promise<{ ours: number[]; base: number[] }> {
+export async function apiToFirstActivity(
+  bareQueue: string,
+  rounds: number,
+): Promise<{ ours: number[]; base: number[]; answered: number[]; started: number[] }> {
   const env = await createTestEnv({
     initialVersions: ['v1.4.2', 'v1.5.0'],
     configure: (raw) => {
@@ -41,6 +44,9 @@ export async function apiToFirstActivity(bareQueue: string, rounds: number): Pro
   const api = await startApi(env);
   const ours: number[] = [];
   const base: number[] = [];
+  /** The API's answer (auth, validation, dedupe reads, start), and client.workflow.start's own. */
+  const answered: number[] = [];
+  const started: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
       if (i > 0) {
@@ -50,11 +56,13 @@ export async function apiToFirstActivity(bareQueue: string, rounds: number): Pro
       let t0 = Date.now();
       const r = await api.call('POST', '/runbooks/emergency-rollback/runs', { as: 'bob', body: { service: 'reports', reason: 'bench' } });
       if (r.status !== 201) throw new Error(`API answered ${r.status}: ${JSON.stringify(r.body)}`);
+      answered.push(Date.now() - t0);
       ours.push((await firstActivityStarted(env.client, r.body.workflowId as string)) - t0);
       const outcome = ((await env.client.workflow.getHandle(r.body.workflowId as string).result()) as { outcome: string }).outcome;
       if (outcome !== 'completed') throw new Error(`rollback ended ${outcome}`);
       t0 = Date.now();
       const b = await env.client.workflow.start('bareSteps', { taskQueue: bareQueue, workflowId: `bench-first-${env.id}-${i}`, args: [1] });
+      started.push(Date.now() - t0);
       base.push((await firstActivityStarted(env.client, b.workflowId)) - t0);
       await b.result();
     }
@@ -62,7 +70,7 @@ export async function apiToFirstActivity(bareQueue: string, rounds: number): Pro
     await api.close();
     await env.cleanup();
   }
-  return { ours, base };
+  return { ours, base, answered, started };
 }
 
 /**

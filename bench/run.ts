@@ -26,6 +26,7 @@ import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+// BENCH_ONLY=rollback: only the rollback rows.
 
 function stats(ms: number[]): { median: number; p95: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -72,142 +73,148 @@ async function main(): Promise<void> {
   const bareRunning = bareWorker.run();
   const lines: string[] = [];
   try {
-    // ---- 1. approval round trip ----
-    const ours: number[] = [];
-    const base: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const h = await env.client.workflow.start('maintenanceWindow', {
-        taskQueue: env.taskQueue,
-        workflowId: `bench-gate-${env.id}-${i}`,
-        args: [maintenanceInput({ tasks: [{ kind: 'analyze', table: 'reports' }] }) satisfies MaintenanceWindowInput],
-      });
-      await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', 20_000, 'gate');
-      ours.push(await time(() => castVote(env.client, h.workflowId, { approver: 'alice', decision: 'reject', comment: 'bench' })));
-      await h.result();
-      const b = await env.client.workflow.start('bareApproval', { taskQueue: bareQueue, workflowId: `bench-bare-${env.id}-${i}` });
-      await b.query('__stack_trace').catch(() => undefined); // make sure its first task ran, like the gate's
-      base.push(await time(() => b.executeUpdate(bareApprove, { args: [{ approver: 'alice' }] })));
-      await b.result();
-    }
-    lines.push(row(`approval vote round trip (n=${ROUNDS})`, ours, base));
-
-    // ---- 2. backup vs raw pg_dump ----
-    await env.pool.query(`INSERT INTO report_runs (report_id, status, started_at, finished_at, rows_out)
-      SELECT 1 + g % 200, 'done', now() - (g || ' seconds')::interval, now(), g % 1000 FROM generate_series(1, 300000) g`);
-    const size = (await env.pool.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size(current_database())) AS s')).rows[0]!.s;
-    const backup = createBackupActivities(env.deps);
-    const backupPostgres = (i: { database: string; name: string }) => backup.backupPostgres(i);
-    const conn = pgConnectionArgs(env.config.postgres['reports-db']!.url);
-    const mock = new MockActivityEnvironment();
-    const rawMs: number[] = [];
-    const oursMs: number[] = [];
-    const n = Math.max(3, Math.floor(ROUNDS / 4));
-    for (let i = 0; i < n; i++) {
-      rawMs.push(
-        await time(() =>
-          run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(dir, `raw-${i}.dump`), ...conn.args], { env: { ...process.env, ...conn.env } }),
-        ),
-      );
-      oursMs.push(await time(() => mock.run(backupPostgres, { database: 'reports-db', name: `bench-${i}` })));
-    }
-    const reuse = await time(() => mock.run(backupPostgres, { database: 'reports-db', name: 'bench-0' }));
-    lines.push(row(`backup of ${size} db (n=${n})`, oursMs, rawMs));
-    lines.push(`${'backup retried (verified file reused)'.padEnd(34)} ours ${reuse.toFixed(1).padStart(7)} ms`);
-
-    // ---- 3. restart-workers (graceful, healthy processors) vs the same platform calls from a script ----
-    // The script does what an operator's shell script would: restart, enqueue a probe, poll (every 250 ms,
-    // as the activity does) until the probe is done and the rollout complete. No audit, lock or notification.
-    const token = adminToken(env);
-    const adminCall = (method: string, p: string, body?: unknown) =>
-      fetch(`${env.demo.url}/admin${p}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      }).then((r) => r.json() as Promise<{ generation: number; rollout: { status: string; generation: number } }>);
-    const scripted = async (i: number): Promise<void> => {
-      const { generation } = await adminCall('POST', '/workers/restart', { mode: 'graceful', requestId: `bench-script-${env.id}-${i}` });
-      const probeId = `bench-script-${env.id}-${i}`;
-      await fetch(`${env.demo.url}/probes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ probeId }) });
-      for (;;) {
-        const probe = (await (await fetch(`${env.demo.url}/probes/${probeId}`)).json()) as { status: string };
-        const { rollout } = await adminCall('GET', '/state');
-        if (probe.status === 'done' && rollout.generation >= generation && rollout.status === 'complete') return;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    };
-    const runbookMs: number[] = [];
-    const scriptMs: number[] = [];
-    for (let i = 0; i < n; i++) {
-      scriptMs.push(await time(() => scripted(i)));
-      runbookMs.push(
-        await time(async () => {
-          const h = await env.client.workflow.start('restartWorkers', {
-            taskQueue: env.taskQueue,
-            workflowId: `bench-restart-${env.id}-${i}`,
-            args: [{ service: 'reports', requestedBy: 'bob', recoveryTimeout: '1m' }],
-          });
-          const r = (await h.result()) as { outcome: string };
-          if (r.outcome !== 'completed') throw new Error(`restart-workers ended ${r.outcome}`);
-        }),
-      );
-    }
-    lines.push(row(`restart-workers, graceful (n=${n})`, runbookMs, scriptMs));
-
-    // ---- 4. the kit's cost per step: 20 no-op steps through the kit vs 20 bare activities ----
-    const STEPS = 20;
-    const kitMs: number[] = [];
-    const bareMs: number[] = [];
-    for (let i = 0; i < n; i++) {
-      bareMs.push(
-        await time(() => env.client.workflow.execute('bareSteps', { taskQueue: bareQueue, workflowId: `bench-bare-steps-${env.id}-${i}`, args: [STEPS] })),
-      );
-      kitMs.push(
-        await time(() =>
-          env.client.workflow.execute('kitSteps', {
-            taskQueue: bareQueue,
-            workflowId: `bench-kit-steps-${env.id}-${i}`,
-            args: [{ requestedBy: 'bob', steps: STEPS }],
-          }),
-        ),
-      );
-    }
-    lines.push(row(`kit, ${STEPS} no-op steps (n=${n})`, kitMs, bareMs));
-
-    // ---- 5. a start through the HTTP API (auth, validation, idempotency key) vs client.workflow.start ----
-    const api = await startApi(env);
-    try {
-      const input = { service: 'reports', recoveryTimeout: '1m', dryRun: true };
-      const viaApi: number[] = [];
-      const direct: number[] = [];
+    // BENCH_ONLY=rollback runs only the rollback rows (6, 7).
+    if (process.env.BENCH_ONLY !== 'rollback') {
+      // ---- 1. approval round trip ----
+      const ours: number[] = [];
+      const base: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
-        viaApi.push(
+        const h = await env.client.workflow.start('maintenanceWindow', {
+          taskQueue: env.taskQueue,
+          workflowId: `bench-gate-${env.id}-${i}`,
+          args: [maintenanceInput({ tasks: [{ kind: 'analyze', table: 'reports' }] }) satisfies MaintenanceWindowInput],
+        });
+        await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', 20_000, 'gate');
+        ours.push(await time(() => castVote(env.client, h.workflowId, { approver: 'alice', decision: 'reject', comment: 'bench' })));
+        await h.result();
+        const b = await env.client.workflow.start('bareApproval', { taskQueue: bareQueue, workflowId: `bench-bare-${env.id}-${i}` });
+        await b.query('__stack_trace').catch(() => undefined); // make sure its first task ran, like the gate's
+        base.push(await time(() => b.executeUpdate(bareApprove, { args: [{ approver: 'alice' }] })));
+        await b.result();
+      }
+      lines.push(row(`approval vote round trip (n=${ROUNDS})`, ours, base));
+
+      // ---- 2. backup vs raw pg_dump ----
+      await env.pool.query(`INSERT INTO report_runs (report_id, status, started_at, finished_at, rows_out)
+      SELECT 1 + g % 200, 'done', now() - (g || ' seconds')::interval, now(), g % 1000 FROM generate_series(1, 300000) g`);
+      const size = (await env.pool.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size(current_database())) AS s')).rows[0]!.s;
+      const backup = createBackupActivities(env.deps);
+      const backupPostgres = (i: { database: string; name: string }) => backup.backupPostgres(i);
+      const conn = pgConnectionArgs(env.config.postgres['reports-db']!.url);
+      const mock = new MockActivityEnvironment();
+      const rawMs: number[] = [];
+      const oursMs: number[] = [];
+      const n = Math.max(3, Math.floor(ROUNDS / 4));
+      for (let i = 0; i < n; i++) {
+        rawMs.push(
+          await time(() =>
+            run('pg_dump', ['--format=custom', '--no-owner', '--file', path.join(dir, `raw-${i}.dump`), ...conn.args], {
+              env: { ...process.env, ...conn.env },
+            }),
+          ),
+        );
+        oursMs.push(await time(() => mock.run(backupPostgres, { database: 'reports-db', name: `bench-${i}` })));
+      }
+      const reuse = await time(() => mock.run(backupPostgres, { database: 'reports-db', name: 'bench-0' }));
+      lines.push(row(`backup of ${size} db (n=${n})`, oursMs, rawMs));
+      lines.push(`${'backup retried (verified file reused)'.padEnd(34)} ours ${reuse.toFixed(1).padStart(7)} ms`);
+
+      // ---- 3. restart-workers (graceful, healthy processors) vs the same platform calls from a script ----
+      // The script does what an operator's shell script would: restart, enqueue a probe, poll (every 250 ms,
+      // as the activity does) until the probe is done and the rollout complete. No audit, lock or notification.
+      const token = adminToken(env);
+      const adminCall = (method: string, p: string, body?: unknown) =>
+        fetch(`${env.demo.url}/admin${p}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        }).then((r) => r.json() as Promise<{ generation: number; rollout: { status: string; generation: number } }>);
+      const scripted = async (i: number): Promise<void> => {
+        const { generation } = await adminCall('POST', '/workers/restart', { mode: 'graceful', requestId: `bench-script-${env.id}-${i}` });
+        const probeId = `bench-script-${env.id}-${i}`;
+        await fetch(`${env.demo.url}/probes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ probeId }) });
+        for (;;) {
+          const probe = (await (await fetch(`${env.demo.url}/probes/${probeId}`)).json()) as { status: string };
+          const { rollout } = await adminCall('GET', '/state');
+          if (probe.status === 'done' && rollout.generation >= generation && rollout.status === 'complete') return;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      };
+      const runbookMs: number[] = [];
+      const scriptMs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        scriptMs.push(await time(() => scripted(i)));
+        runbookMs.push(
           await time(async () => {
-            const r = await api.call('POST', '/runbooks/restart-workers/runs', {
-              as: 'bob',
-              body: input,
-              headers: { 'idempotency-key': `bench-${env.id}-${i}` },
+            const h = await env.client.workflow.start('restartWorkers', {
+              taskQueue: env.taskQueue,
+              workflowId: `bench-restart-${env.id}-${i}`,
+              args: [{ service: 'reports', requestedBy: 'bob', recoveryTimeout: '1m' }],
             });
-            if (r.status !== 201) throw new Error(`API answered ${r.status}: ${JSON.stringify(r.body)}`);
+            const r = (await h.result()) as { outcome: string };
+            if (r.outcome !== 'completed') throw new Error(`restart-workers ended ${r.outcome}`);
           }),
         );
-        direct.push(
+      }
+      lines.push(row(`restart-workers, graceful (n=${n})`, runbookMs, scriptMs));
+
+      // ---- 4. the kit's cost per step: 20 no-op steps through the kit vs 20 bare activities ----
+      const STEPS = 20;
+      const kitMs: number[] = [];
+      const bareMs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        bareMs.push(
+          await time(() => env.client.workflow.execute('bareSteps', { taskQueue: bareQueue, workflowId: `bench-bare-steps-${env.id}-${i}`, args: [STEPS] })),
+        );
+        kitMs.push(
           await time(() =>
-            env.client.workflow.start('restartWorkers', {
-              taskQueue: env.taskQueue,
-              workflowId: `bench-direct-${env.id}-${i}`,
-              args: [{ ...input, requestedBy: 'bob' }],
+            env.client.workflow.execute('kitSteps', {
+              taskQueue: bareQueue,
+              workflowId: `bench-kit-steps-${env.id}-${i}`,
+              args: [{ requestedBy: 'bob', steps: STEPS }],
             }),
           ),
         );
       }
-      lines.push(row(`API start vs client.start (n=${ROUNDS})`, viaApi, direct));
-    } finally {
-      await api.close();
+      lines.push(row(`kit, ${STEPS} no-op steps (n=${n})`, kitMs, bareMs));
+
+      // ---- 5. a start through the HTTP API (auth, validation, idempotency key) vs client.workflow.start ----
+      const api = await startApi(env);
+      try {
+        const input = { service: 'reports', recoveryTimeout: '1m', dryRun: true };
+        const viaApi: number[] = [];
+        const direct: number[] = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          viaApi.push(
+            await time(async () => {
+              const r = await api.call('POST', '/runbooks/restart-workers/runs', {
+                as: 'bob',
+                body: input,
+                headers: { 'idempotency-key': `bench-${env.id}-${i}` },
+              });
+              if (r.status !== 201) throw new Error(`API answered ${r.status}: ${JSON.stringify(r.body)}`);
+            }),
+          );
+          direct.push(
+            await time(() =>
+              env.client.workflow.start('restartWorkers', {
+                taskQueue: env.taskQueue,
+                workflowId: `bench-direct-${env.id}-${i}`,
+                args: [{ ...input, requestedBy: 'bob' }],
+              }),
+            ),
+          );
+        }
+        lines.push(row(`API start vs client.start (n=${ROUNDS})`, viaApi, direct));
+      } finally {
+        await api.close();
+      }
     }
 
     // ---- 6. API call -> first rollback activity started vs client.workflow.start -> first activity ----
     const first = await apiToFirstActivity(bareQueue, ROUNDS);
     lines.push(row(`API -> 1st rollback activity (n=${ROUNDS})`, first.ours, first.base));
+    lines.push(row(`  of which the answer to the call`, first.answered, first.started));
 
     // ---- 7. alert breach -> rollback started vs scrape interval + for: + group_wait ----
     const alert = await alertToRollback();

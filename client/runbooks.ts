@@ -62,16 +62,17 @@ export async function startRunbook(
  * workers and configuration, so two share nothing): two starts at once get the same id (Temporal refuses
  * the second: it joins), and a start just after a window boundary finds the previous window's run.
  *
- * A running run is always joined. A completed one only when `currentRevision` (the target's deployment
- * revision now, when the caller can read it) is still the revision that run left: after a new deploy the
- * same request is a new rollback. Without it a completed run is not joined; the runbook itself then refuses
- * to roll back a rollback, so no second rollback happens either way.
+ * A running run is always joined. A completed one only when `currentRevision` (reads the target's
+ * deployment revision now, when the caller can) is still the revision that run left: after a new deploy
+ * the same request is a new rollback. Without it a completed run is not joined; the runbook itself then
+ * refuses to roll back a rollback, so no second rollback happens either way. The revision and both
+ * windows' runs are read at once: a start costs one round trip more than a plain start, not three.
  */
 export async function startRunbookRun(
   client: Client,
   entry: RunbookEntry,
   input: unknown,
-  opts: { taskQueue: string; workflowId?: string; now?: Date; currentRevision?: number },
+  opts: { taskQueue: string; workflowId?: string; now?: Date; currentRevision?: () => Promise<number | undefined> },
 ): Promise<StartedRun> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
@@ -89,29 +90,36 @@ export async function startRunbookRun(
   const now = (opts.now ?? new Date()).getTime();
   const window = Math.floor(now / dedupe.windowMs);
   const idOf = (w: number) => `${entry.idPrefix}-${dedupe.key(input)}-${opts.taskQueue}-w${w}`;
-  const join = async (workflowId: string): Promise<StartedRun | undefined> => {
-    try {
-      const d = await client.workflow.getHandle(workflowId).describe();
-      const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
-      const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
-      const status = d.status.name;
-      if (status === 'RUNNING') return { handle, workflowId, runId, created: false };
-      if (status === 'COMPLETED' && now - d.startTime.getTime() < dedupe.windowMs && opts.currentRevision !== undefined) {
-        const after = dedupe.revisionAfter(await handle.result());
-        if (after === opts.currentRevision) return { handle, workflowId, runId, created: false };
-      }
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+  const revision = opts.currentRevision ? opts.currentRevision().catch(() => undefined) : Promise.resolve(undefined);
+  const describe = (workflowId: string) =>
+    client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+  const join = async (workflowId: string, d: Awaited<ReturnType<typeof describe>>): Promise<StartedRun | undefined> => {
+    if (!d) return undefined;
+    const runId = d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
+    const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }) as RunbookHandle;
+    const status = d.status.name;
+    if (status === 'RUNNING') return { handle, workflowId, runId, created: false };
+    if (status === 'COMPLETED' && now - d.startTime.getTime() < dedupe.windowMs) {
+      const current = await revision;
+      if (current !== undefined && dedupe.revisionAfter(await handle.result()) === current) return { handle, workflowId, runId, created: false };
     }
     return undefined;
   };
-  const earlier = (await join(idOf(window))) ?? (await join(idOf(window - 1)));
+  const ids = [idOf(window), idOf(window - 1)];
+  const found = await Promise.all(ids.map(describe));
+  const earlier = (await join(ids[0]!, found[0])) ?? (await join(ids[1]!, found[1]));
   if (earlier) return earlier;
   try {
     return await start(idOf(window));
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const running = await join(idOf(window));
+    const running = await join(idOf(window), await describe(idOf(window)));
     if (!running) throw err;
     return running;
   }

@@ -141,8 +141,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     const key = rawKey === undefined ? undefined : parse(idempotencyKey, rawKey, 'Idempotency-Key header');
     if (entry.dedupe && !parsed.dryRun) {
       // One run per dedupe key and window (an emergency rollback per service), whoever asks and however often.
-      const currentRevision = await revisionOf(parsed.target);
-      const run = await startRunbookRun(client, entry, input, { taskQueue, ...(currentRevision !== undefined ? { currentRevision } : {}) });
+      const run = await startRunbookRun(client, entry, input, { taskQueue, currentRevision: () => revisionOf(parsed.target) });
       return reply
         .code(run.created ? 201 : 200)
         .send({ workflowId: run.workflowId, runId: run.runId, runbook: entry.name, created: run.created, links: links(run.workflowId) });
@@ -167,12 +166,11 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
       services: Object.keys(opts.config.services),
       start: async (service, input) => {
         try {
-          const currentRevision = await revisionOf(service);
           return await startRunbookRun(
             client,
             entryByName('emergency-rollback'),
             { ...input, requestedBy: me.person },
-            { taskQueue, ...(currentRevision !== undefined ? { currentRevision } : {}) },
+            { taskQueue, currentRevision: () => revisionOf(service) },
           );
         } catch (err) {
           if (err instanceof InputError) throw new HttpError(400, err.message);

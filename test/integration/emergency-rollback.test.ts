@@ -171,7 +171,12 @@ describe('emergencyRollback', () => {
   test('dedupe: a second start while the service is still at the revision the first run left joins it; after a new deploy it is a new rollback', async () => {
     const opts = { taskQueue: env.taskQueue };
     // The API passes the revision it reads from the platform: still 3, the first run's, so the same run.
-    const again = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol', reason: 'me too' }, { ...opts, currentRevision: 3 });
+    const again = await startRunbookRun(
+      env.client,
+      entry,
+      { service: 'reports', requestedBy: 'carol', reason: 'me too' },
+      { ...opts, currentRevision: async () => 3 },
+    );
     expect(again).toMatchObject({ created: false, workflowId: firstId });
     // A caller that cannot read the revision gets a run of its own, and the runbook refuses to roll back a rollback.
     const blind = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol' }, opts);
@@ -183,7 +188,12 @@ describe('emergencyRollback', () => {
 
     // The bad release deployed again (revision 4): the same request now rolls back again.
     expect((await admin(env, 'POST', '/deployment', { version: 'v1.5.0', requestId: `redeploy-${env.id}` })).status).toBe(201);
-    const next = await startRunbookRun(env.client, entry, { service: 'reports', requestedBy: 'carol', verifyWindow: '1s' }, { ...opts, currentRevision: 4 });
+    const next = await startRunbookRun(
+      env.client,
+      entry,
+      { service: 'reports', requestedBy: 'carol', verifyWindow: '1s' },
+      { ...opts, currentRevision: async () => 4 },
+    );
     expect(next.created).toBe(true);
     const n = (await next.handle.result()) as EmergencyRollbackResult;
     expect(n.outcome).toBe('completed');
