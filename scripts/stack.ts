@@ -25,7 +25,7 @@ function banner(): string {
     `  Temporal frontend  ${HOST}:${PORTS.temporal}   namespace runbooks, task queue runbooks`,
     `  Worker metrics     http://${HOST}:${PORTS.workerMetrics}/metrics`,
     `  Demo service       http://${HOST}:${PORTS.demo}/health`,
-    `  HTTP API           http://${HOST}:${PORTS.api}   OpenAPI /openapi.json; tokens in .data/secrets.env (API_TOKEN_BOB operator, _ALICE approver, _DAVE admin)`,
+    `  HTTP API           http://${HOST}:${PORTS.api}   OpenAPI /openapi.json; tokens in .data/secrets.env (API_TOKEN_BOB operator, _ALICE approver, _DAVE admin, _ALERTMANAGER the webhook)`,
     `  Prometheus         http://${HOST}:${PORTS.prometheus}   alerts /classic/alerts; rollback triggers in temporal-config/prometheus/alert-rules.yml`,
     `  Alertmanager       http://${HOST}:${PORTS.alertmanager}   rollback alerts -> http://${HOST}:${PORTS.api}/alertmanager/webhook`,
     `  PostgreSQL         ${HOST}:${PORTS.postgres}   databases reports, runbooks (password in .data/secrets.env)`,
