@@ -10,6 +10,8 @@ import { runRunbook, type Resume, type RunbookDefinition, type Step } from '../l
 import { audit, dataRollback, platform } from '../lib/proxies';
 import {
   awaitRollout,
+  dataProgress,
+  dataResult,
   dataRollbackSteps,
   flagsFrom,
   flagsTo,
@@ -210,21 +212,13 @@ export const emergencyRollbackRunbook: RunbookDefinition<EmergencyRollbackParams
   completed: (r) =>
     `${r.input.service} rolled back from ${r.state.from ? rev(r.state.from) : '?'} to ${r.state.to ? rev(r.state.to) : '?'} and verified` +
     `${r.state.verification.metrics ? ` (${r.state.verification.metrics.detail})` : ''}`,
-  progressNote: (r) =>
-    `Deployment: ${r.state.to ? `rolled back to ${rev(r.state.to)}` : 'not rolled back'}. ` +
-    `Database: ${
-      Object.keys(r.state.applied).length
-        ? Object.entries(r.state.applied)
-            .map(([k, v]) => `${k} ${v.changed} changed`)
-            .join(', ')
-        : 'not changed'
-    }.`,
+  progressNote: (r) => `Deployment: ${r.state.to ? `rolled back to ${rev(r.state.to)}` : 'not rolled back'}. ` + `Database: ${dataProgress(r.state.applied)}.`,
   result: (base, r) => ({
     ...base,
     service: r.input.service,
     ...(r.state.from ? { from: r.state.from } : {}),
     ...(r.state.to ? { to: r.state.to } : {}),
-    data: r.target ? (r.input.databaseRollback ? r.target.data : []).map((d) => ({ ...d, ...r.state.applied[d.id] })) : [],
+    data: dataResult(r),
     verification: r.state.verification,
     ...(r.state.integrity ? { integrity: r.state.integrity } : {}),
     ...(r.state.incident ? { incident: r.state.incident } : {}),

@@ -12,6 +12,8 @@ import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } 
 import { backups, health, platform, verify } from '../lib/proxies';
 import {
   awaitRollout,
+  dataProgress,
+  dataResult,
   dataRollbackSteps,
   promWindow,
   resolveRollback,
@@ -258,13 +260,7 @@ export const gradualRollbackRunbook: RunbookDefinition<GradualRollbackParams, Ro
     `watched ${r.state.watch.length} time(s) without a breach`,
   progressNote: (r) =>
     `Version: ${r.state.to ? `set to ${rev(r.state.to)}` : 'not changed'}${r.state.rolledForward ? `, rolled forward to ${rev(r.state.rolledForward)}` : ''}. ` +
-    `Database: ${
-      Object.keys(r.state.applied).length
-        ? Object.entries(r.state.applied)
-            .map(([k, v]) => `${k} ${v.changed} changed`)
-            .join(', ')
-        : 'not changed'
-    }. ` +
+    `Database: ${dataProgress(r.state.applied)}. ` +
     `Backups: ${r.state.backups.mongo.length + r.state.backups.postgres.length}.`,
   result: (base, r) => ({
     ...base,
@@ -272,7 +268,7 @@ export const gradualRollbackRunbook: RunbookDefinition<GradualRollbackParams, Ro
     ...(r.state.from ? { from: r.state.from } : {}),
     ...(r.state.to ? { to: r.state.to } : {}),
     backups: r.state.backups,
-    data: r.target ? (r.input.databaseRollback ? r.target.data : []).map((d) => ({ ...d, ...r.state.applied[d.id] })) : [],
+    data: dataResult(r),
     verification: r.state.verification,
     watch: r.state.watch,
     ...(r.state.rolledForward ? { rolledForward: r.state.rolledForward } : {}),

@@ -106,6 +106,21 @@ export function dataRollbackSteps<P extends RunbookInputBase, S extends DataStat
   }));
 }
 
+/** What the database steps changed, for a run's ending reason. */
+export function dataProgress(applied: DataState['applied']): string {
+  const done = Object.entries(applied);
+  return done.length ? done.map(([k, v]) => `${k} ${v.changed} changed`).join(', ') : 'not changed';
+}
+
+/** The database steps for a result: what each counted at plan time, and what it changed. */
+export function dataResult(r: {
+  input: { databaseRollback: boolean };
+  target?: RollbackTarget;
+  state: DataState;
+}): Array<DataRollbackCount & { changed?: number; saved?: number }> {
+  return r.target && r.input.databaseRollback ? r.target.data.map((d) => ({ ...d, ...r.state.applied[d.id] })) : [];
+}
+
 /** Waits for the rollout of `revision`; not complete in time fails the run (verification). */
 export async function awaitRollout(service: string, revision: Revision, timeout: string): Promise<string> {
   const timeoutMs = toMs(timeout);
