@@ -25,6 +25,8 @@ command -v redis-benchmark >/dev/null 2>&1 || need_apt+=("redis-tools")
 # the routing). Installing starts no service: the stack starts its own on loopback (scripts/stack/components/).
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || need_apt+=("prometheus")
 { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need_apt+=("prometheus-alertmanager")
+# Chromium for the Web UI browser test (driven by playwright-core, which downloads no browser of its own).
+[ -x /usr/bin/chromium ] || need_apt+=("chromium")
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
@@ -35,7 +37,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   "${SUDO[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 else
-  say "apt packages present (postgresql-$PG_MAJOR, redis, prometheus, prometheus-alertmanager)"
+  say "apt packages present (postgresql-$PG_MAJOR, redis, prometheus, prometheus-alertmanager, chromium)"
 fi
 
 # Versions are read into a variable first: `tool --version | grep -q` fails under pipefail whenever grep

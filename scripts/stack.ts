@@ -5,7 +5,11 @@
 //   status        what is running where
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
+import { Client, Connection } from '@temporalio/client';
 import { RUNBOOKS } from '../client/registry';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../temporal-config/connection';
+import { applySchedules, describeWhen } from '../temporal-config/schedules/apply';
+import { SCHEDULES } from '../temporal-config/schedules/declarations';
 import { ORDER, components, ensure, stop } from './stack/components';
 import { HOST, PORTS } from './stack/paths';
 import { logFile, readPid } from './stack/process';
@@ -42,10 +46,28 @@ function banner(): string {
     ]),
     '',
     c.bold('Approve a run waiting at its gate'),
-    `  CLI:  npm run runbook -- approve <workflow-id> --as alice`,
+    `  CLI:  npm run runbook -- inbox --as alice; npm run runbook -- approve <workflow-id> --as alice`,
     `  UI:   the run's page > More Actions > Send a Signal > approveFromUi > {"approver":"alice","decision":"approve"}`,
     '',
   ].join('\n');
+}
+
+/** The seed routines as Temporal Schedules on the local server (npm run schedules -- apply does the same). */
+async function applyLocalSchedules(): Promise<string[]> {
+  const connection = await Connection.connect({ address: `${HOST}:${PORTS.temporal}` });
+  try {
+    const { plan, report } = await applySchedules(new Client({ connection, namespace: DEFAULT_NAMESPACE }), SCHEDULES, DEFAULT_TASK_QUEUE);
+    const waiting = plan.changes.filter((x) => x.kind === 'waiting').length;
+    return [
+      c.bold('Schedules (npm run schedules -- list)'),
+      `  applied ${report.applied.length} change(s); ${plan.wired.size} scheduled, ${waiting} waiting for their runbook; UI: http://${HOST}:${PORTS.temporalUi}/namespaces/${DEFAULT_NAMESPACE}/schedules`,
+      ...[...plan.wired.values()].map((w) => `  ${w.scheduleId.padEnd(24)} ${describeWhen(w.decl).padEnd(30)} ${w.decl.runbook}`),
+      ...report.conflicts.map((x) => `  refused ${x.scheduleId}: ${x.detail}`),
+      '',
+    ];
+  } finally {
+    await connection.close();
+  }
 }
 
 async function up(opts: { detach?: boolean }): Promise<void> {
@@ -59,6 +81,11 @@ async function up(opts: { detach?: boolean }): Promise<void> {
   );
   console.log(c.dim(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`));
   console.log(banner());
+  try {
+    console.log((await applyLocalSchedules()).join('\n'));
+  } catch (err) {
+    console.log(`Schedules NOT applied: ${(err as Error).message}\n  fix temporal-config/schedules/declarations.ts, then: npm run schedules -- apply\n`);
+  }
   if (opts.detach) {
     console.log('Running in the background. Stop it with: npm stop');
     return;
