@@ -7,10 +7,13 @@ import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { temporalProfile } from '../temporal-config/connection';
+import { parseDuration } from '../common/duration';
 import { RunbookStatus } from '../common/search-attributes';
+import { describeChange, STEP_MARK } from '../workflows/lib/details';
 import type { RunbookResult } from '../workflows/lib/result';
+import { inbox, timeLeft } from './inbox';
 import { RUNBOOKS, runbookByName, runbookByType, UnknownRunbookError } from './registry';
-import { castVote, connectClient, describeRun, InputError, startRunbookRun, VoteRefusedError } from './runbooks';
+import { castVote, connectClient, describeRun, InputError, startRunbookRun, VoteRefusedError, watchRun } from './runbooks';
 
 // Output piped into `head` or `grep -m1` closes early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -22,8 +25,6 @@ const profile = temporalProfile();
 const uiBase = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
 const runUrl = (id: string): string => `${uiBase}/namespaces/${profile.namespace}/workflows/${encodeURIComponent(id)}`;
 const me = (): string => process.env.RUNBOOK_USER ?? userInfo().username;
-
-const MARK: Record<string, string> = { pending: '·', running: '▶', done: '✓', skipped: '–', failed: '✗' };
 
 let client: Client | undefined;
 async function getClient(): Promise<Client> {
@@ -74,7 +75,7 @@ async function status(workflowId: string): Promise<void> {
   console.log(`${d.workflowId}  ${d.type}  execution ${d.status}`);
   if (d.progress)
     console.log(`  ${d.progress.status}: ${d.progress.message}  (${d.progress.stepsDone}/${d.progress.stepsTotal} steps, ${d.progress.percent}%)`);
-  for (const s of d.plan ?? []) console.log(`  ${MARK[s.status] ?? '?'} ${s.title}${s.detail ? `  — ${s.detail}` : ''}`);
+  for (const s of d.plan ?? []) console.log(`  ${STEP_MARK[s.status] ?? '?'} ${s.title}${s.detail ? `  — ${s.detail}` : ''}`);
   const a = d.approvals;
   if (a && a.status !== 'not-requested') {
     console.log(
@@ -99,6 +100,55 @@ function printResult(r: RunbookResult): void {
 
 async function result(workflowId: string): Promise<void> {
   printResult((await (await getClient()).workflow.getHandle(workflowId).result()) as RunbookResult);
+}
+
+async function showInbox(opts: { as?: string; json?: boolean; limit: string }): Promise<void> {
+  const person = opts.as ?? me();
+  const box = await inbox(await getClient(), person, { runUrl, limit: Number(opts.limit) });
+  if (opts.json) {
+    console.log(JSON.stringify(box, null, 2));
+    return;
+  }
+  if (!box.items.length) console.log(`nothing waits for ${person}`);
+  else console.log(`${box.items.length} run(s) wait for ${person} to decide:`);
+  for (const i of box.items) {
+    const votes = i.votes.map((v) => `${v.approver} ${v.decision}`).join(', ');
+    console.log('');
+    console.log(`${i.workflowId}`);
+    console.log(`  ${i.name ?? i.runbook} on ${i.target ?? '?'}, requested by ${i.requestedBy}; you may decide as ${i.yourRoles.join(', ')}`);
+    console.log(`  votes:    ${i.approvals} of ${i.quorum} approval(s)${votes ? ` (${votes})` : ', none yet'}`);
+    if (i.deadline) console.log(`  deadline: ${i.deadline}${i.msLeft !== undefined ? ` (${timeLeft(i.msLeft)}${i.msLeft > 0 ? ' left' : ''})` : ''}`);
+    console.log(`  after approval it will:`);
+    for (const t of i.next) console.log(`    · ${t}`);
+    console.log(`  approve:  ${i.approve}`);
+    console.log(`  reject:   ${i.reject}`);
+    console.log(`  web UI:   ${i.url}`);
+  }
+  if (box.unreadable.length) console.log('');
+  for (const u of box.unreadable) console.log(`could not ask ${u.workflowId}, which waits at its gate (it may wait for ${person} too): ${u.error}`);
+}
+
+async function watch(workflowId: string, opts: { interval: string }): Promise<void> {
+  const text = opts.interval.trim();
+  const intervalMs = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDuration(text);
+  if (intervalMs === undefined || intervalMs < 200 || intervalMs > 3_600_000)
+    throw new InputError(`--interval must be a duration from 200ms to 1h, such as 1s or 500ms (a bare number is seconds), not "${opts.interval}"`);
+  console.log(`watching ${workflowId} every ${intervalMs}ms (Ctrl-C stops watching, not the run)`);
+  console.log(`  ${runUrl(workflowId)}`);
+  const end = await watchRun(await getClient(), workflowId, {
+    intervalMs,
+    onChange: (c) => {
+      if (c.kind === 'outcome') return;
+      const time = new Date().toISOString().slice(11, 19);
+      for (const [n, line] of describeChange(c).entries()) console.log(`${n ? ' '.repeat(time.length) : time} ${line}`);
+    },
+  });
+  if (end.result) printResult(end.result);
+  else {
+    console.log(`outcome: ${end.outcome}`);
+    console.log(`  ${end.reason}`);
+  }
+  process.exitCode = end.ok ? 0 : 1;
 }
 
 function listRunbooks(): void {
@@ -148,6 +198,18 @@ program
   .action((id: string, o: { as?: string; comment?: string }) => vote('reject', id, o));
 program.command('status <workflowId>').description('progress, plan and approvals of a run').action(status);
 program.command('result <workflowId>').description('wait for a run to end and print its outcome').action(result);
+program
+  .command('inbox')
+  .description('the runs waiting at an approval gate that you may decide now')
+  .option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)')
+  .option('--json', 'print the inbox as JSON (for scripts)')
+  .option('--limit <n>', 'ask at most n waiting runs', '200')
+  .action(showInbox);
+program
+  .command('watch <workflowId>')
+  .description("follow a run's plan live until it ends; exit code 0 when it completed successfully, 1 otherwise")
+  .option('--interval <duration>', 'how often to look (e.g. 1s, 500ms)', '1s')
+  .action(watch);
 program
   .command('list')
   .description('recent runbook runs')

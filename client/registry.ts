@@ -51,7 +51,7 @@ export interface RunbookSpec<W extends RunbookWorkflow> {
   summary: string;
   /** Workflow ids are `<idPrefix>-<target>-<time>-<random>`. */
   idPrefix: string;
-  schema: z.ZodType<{ requestedBy: string; dryRun?: boolean }, InputOf<W>>;
+  schema: z.ZodType<{ requestedBy: string; reason?: string; dryRun?: boolean }, InputOf<W>>;
   /** An input that really runs on the local stack. */
   example(): InputOf<W>;
   /** What a run acts on, for its workflow id. */
@@ -80,7 +80,7 @@ export interface RunbookEntry {
   readonly summary: string;
   readonly idPrefix: string;
   /** Validates input with the runbook's own schema (the workflow checks it again). */
-  parse(input: unknown): { ok: true; target: string; requestedBy: string; dryRun: boolean } | { ok: false; error: string };
+  parse(input: unknown): { ok: true; target: string; requestedBy: string; reason?: string; dryRun: boolean } | { ok: false; error: string };
   example(): Record<string, unknown>;
   summarize(result: RunbookResult): string[];
   /** JSON Schema of the input, generated from the same zod schema that validates it (OpenAPI). */
@@ -104,7 +104,8 @@ function defineRunbook<W extends RunbookWorkflow>(spec: RunbookSpec<W>): TypedRu
     parse(input) {
       const r = spec.schema.safeParse(input);
       if (!r.success) return { ok: false, error: `invalid ${spec.name} input: ${describeIssues(r.error)}` };
-      return { ok: true, target: spec.targetOf(input as InputOf<W>), requestedBy: r.data.requestedBy, dryRun: r.data.dryRun ?? false };
+      const { requestedBy, reason, dryRun } = r.data;
+      return { ok: true, target: spec.targetOf(input as InputOf<W>), requestedBy, ...(reason ? { reason } : {}), dryRun: dryRun ?? false };
     },
     example: () => spec.example() as Record<string, unknown>,
     summarize: (result) => spec.summarize(result as ResultOf<W>),

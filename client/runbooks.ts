@@ -6,6 +6,7 @@ import {
   Client,
   Connection,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Workflow,
@@ -15,6 +16,7 @@ import {
 import { connectionOptions, temporalProfile, type TemporalProfile } from '../temporal-config/connection';
 import { approve, pendingApprovals, VOTE_REFUSED } from '../workflows/lib/approval';
 import type { ApprovalState, Decision } from '../workflows/lib/approval-rules';
+import { runChanges, startDetails, startSummary, SUCCESS_OUTCOMES, type RunChange, type RunView } from '../workflows/lib/details';
 import { plan, progress, type RunbookProgress } from '../workflows/lib/progress';
 import type { PlanStep } from '../workflows/lib/result';
 import type { RunbookResult } from '../workflows/lib/result';
@@ -76,11 +78,15 @@ export async function startRunbookRun(
 ): Promise<StartedRun> {
   const parsed = entry.parse(input);
   if (!parsed.ok) throw new InputError(parsed.error);
+  // What the Web UI shows in its list and at the top of the run's page.
+  const facts = { name: entry.name, workflowType: entry.workflowType, summary: entry.summary, ...parsed };
   const start = async (workflowId: string): Promise<StartedRun> => {
     const handle = await client.workflow.start<(input: unknown) => Promise<RunbookResult>>(entry.workflowType, {
       taskQueue: opts.taskQueue,
       workflowId,
       args: [input],
+      staticSummary: startSummary(facts),
+      staticDetails: startDetails(facts),
     });
     return { handle, workflowId, runId: handle.firstExecutionRunId, created: true };
   };
@@ -174,4 +180,94 @@ export async function describeRun(client: Client, workflowId: string): Promise<R
     // A run that failed on input never registered its queries; the status above still tells.
   }
   return out;
+}
+
+/** How a watched run ended. */
+export interface WatchEnd {
+  workflowId: string;
+  /** The last run of the chain's execution status, e.g. COMPLETED, FAILED. */
+  executionStatus: string;
+  outcome: string;
+  reason: string;
+  /** Completed with a success outcome (completed, completed-with-warnings, dry-run). */
+  ok: boolean;
+  result?: RunbookResult;
+}
+
+const CLOSED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Follows a run until it ends, by workflow id (so across continue-as-new): reads its queries every
+ * `intervalMs`, tells `onChange` what changed (see runChanges), and ends with an `outcome` change. A run that
+ * failed on its input registered no approval query; what it did register is still read, and a query that
+ * cannot be answered (no worker) is told once as `unreadable`.
+ */
+export async function watchRun(
+  client: Client,
+  workflowId: string,
+  opts: { onChange(change: RunChange): void; intervalMs?: number; queryTimeoutMs?: number; signal?: AbortSignal },
+): Promise<WatchEnd> {
+  const handle = client.workflow.getHandle<(input: unknown) => Promise<RunbookResult>>(workflowId);
+  const interval = opts.intervalMs ?? 1000;
+  const queryTimeout = opts.queryTimeoutMs ?? Math.max(5000, 3 * interval);
+  let seen: RunView | undefined;
+  let unreadable: string | undefined;
+  for (;;) {
+    const d = await handle.describe();
+    const closed = CLOSED.has(d.status.name);
+    const run = client.workflow.getHandle(workflowId, d.runId);
+    const [p, pl, a] = await client.withDeadline(Date.now() + queryTimeout, () =>
+      Promise.allSettled([run.query(progress), run.query(plan), run.query(pendingApprovals)]),
+    );
+    const view: RunView = {
+      runId: d.runId,
+      ...(p.status === 'fulfilled' ? { progress: p.value } : {}),
+      ...(pl.status === 'fulfilled' ? { plan: pl.value } : {}),
+      ...(a.status === 'fulfilled' ? { approvals: a.value } : {}),
+    };
+    let end: WatchEnd | undefined;
+    if (closed) {
+      end = await ending(handle, workflowId, d.status.name);
+      // The result is the final word on the plan and the gate, whatever the queries could read.
+      if (end.result) Object.assign(view, { plan: end.result.plan, approvals: end.result.approval });
+    }
+    if (p.status === 'rejected') {
+      const error = p.reason instanceof Error ? p.reason.message : String(p.reason);
+      if (error !== unreadable) opts.onChange({ kind: 'unreadable', error });
+      unreadable = error;
+    } else unreadable = undefined;
+    for (const c of runChanges(seen, view)) opts.onChange(c);
+    // A look whose query failed keeps what the last look saw, so nothing is told twice.
+    seen = { ...seen, ...view };
+    if (end) {
+      opts.onChange({ kind: 'outcome', outcome: end.outcome, reason: end.reason, ok: end.ok });
+      return end;
+    }
+    if (opts.signal?.aborted) throw new Error(`stopped watching ${workflowId}`);
+    await sleep(interval, opts.signal);
+  }
+}
+
+async function ending(handle: WorkflowHandle<(input: unknown) => Promise<RunbookResult>>, workflowId: string, executionStatus: string): Promise<WatchEnd> {
+  try {
+    const result = await handle.result();
+    return { workflowId, executionStatus, outcome: result.outcome, reason: result.reason, ok: SUCCESS_OUTCOMES.includes(result.outcome), result };
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const outcome =
+      { FAILED: 'failed', CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed-out' }[executionStatus] ?? executionStatus.toLowerCase();
+    return { workflowId, executionStatus, outcome, reason: err.cause?.message ?? err.message, ok: false };
+  }
 }

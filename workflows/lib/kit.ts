@@ -214,6 +214,8 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     if (deadline) this.deadline = deadline;
     if (resume?.lock) this.lock = resume.lock;
     this.gate = new ApprovalGate(def.approval?.(input), input.requestedBy, this.gateHooks(), resume?.approval);
+    // The Web UI's current details show who may decide, the deadline and the votes as they arrive.
+    this.progress.showApproval(() => this.gate.state);
     const onNotice = (kind: 'granted' | 'refused' | 'queued') => (n: LockNotice) => {
       if (this.lock?.requestId !== n.requestId) return;
       if (kind === 'granted') this.lock.granted = true;

@@ -1,8 +1,11 @@
 // What a run shows while it runs: its plan of steps (the `plan` query, and the dry-run result), where it
-// is (the `progress` query, and the RunbookStatus search attribute the Web UI can filter on), and metrics
-// emitted through a sink so replays never count twice.
-import { defineQuery, proxySinks, setHandler, upsertSearchAttributes, type Sinks } from '@temporalio/workflow';
+// is (the `progress` query, and the RunbookStatus search attribute the Web UI can filter on), the same as
+// readable markdown in Temporal's current details (the Web UI's run page), and metrics emitted through a
+// sink so replays never count twice. Current details add no command: old histories replay unchanged.
+import { condition, ContinueAsNew, defineQuery, proxySinks, setCurrentDetails, setHandler, upsertSearchAttributes, type Sinks } from '@temporalio/workflow';
 import { RunbookRequester, RunbookStatus, RunbookTarget, RunbookType } from '../../common/search-attributes';
+import type { ApprovalState } from './approval-rules';
+import { currentDetails } from './details';
 import { failureMessage } from './errors';
 import type { PlanStep, RunStatus, StepKind } from './result';
 import { StopRun } from './stop';
@@ -36,6 +39,8 @@ const { metrics } = proxySinks<RunbookSinks>();
 export class RunProgress {
   private steps: PlanStep[] = [];
   private readonly state: RunbookProgress;
+  private ids: { target?: string; requester?: string } = {};
+  private approval?: () => ApprovalState;
 
   constructor(
     readonly type: string,
@@ -57,6 +62,7 @@ export class RunProgress {
       { key: RunbookType, value: type },
       { key: RunbookStatus, value: this.state.status },
     ]);
+    this.showDetails();
   }
 
   identify(ids: { target?: string; requester?: string }): void {
@@ -64,6 +70,29 @@ export class RunProgress {
       ...(ids.target ? [{ key: RunbookTarget, value: ids.target }] : []),
       ...(ids.requester ? [{ key: RunbookRequester, value: ids.requester }] : []),
     ]);
+    this.ids = { ...this.ids, ...ids };
+    this.showDetails();
+  }
+
+  /**
+   * Shows the run's approval gate in the current details (who may decide, deadline, votes), and keeps it
+   * current as votes arrive: a condition without a timeout, so no command and nothing in history.
+   */
+  showApproval(state: () => ApprovalState): void {
+    this.approval = state;
+    this.showDetails();
+    const key = (): string => {
+      const s = state();
+      return `${s.status} ${s.deadline ?? ''} ${s.votes.length} ${Object.keys(s.eligible).join(',')}`;
+    };
+    // Cancelling the run cancels this wait too: it then just ends (an unhandled rejection would fail the run).
+    void (async () => {
+      for (;;) {
+        const seen = key();
+        await condition(() => key() !== seen);
+        this.showDetails();
+      }
+    })().catch(() => undefined);
   }
 
   setPlan(steps: Array<Pick<PlanStep, 'id' | 'kind' | 'title'>>): PlanStep[] {
@@ -101,6 +130,8 @@ export class RunProgress {
     this.state.currentStep = id;
     this.refresh();
     const started = Date.now();
+    // A step that continues as new goes on in the next run: it neither failed nor finished here.
+    let continued = false;
     try {
       const result = await fn();
       s.status = 'done';
@@ -108,12 +139,18 @@ export class RunProgress {
       if (d) s.detail = d;
       return result;
     } catch (err) {
+      if (err instanceof ContinueAsNew) {
+        continued = true;
+        throw err;
+      }
       s.status = err instanceof StopRun ? 'done' : 'failed';
       s.detail = failureMessage(err);
       throw err;
     } finally {
-      s.finishedAt = now();
-      metrics.stepFinished(this.type, s.kind, s.status, Date.now() - started);
+      if (!continued) {
+        s.finishedAt = now();
+        metrics.stepFinished(this.type, s.kind, s.status, Date.now() - started);
+      }
       this.refresh();
     }
   }
@@ -154,6 +191,24 @@ export class RunProgress {
     this.state.stepsTotal = this.steps.length;
     this.state.percent = this.steps.length ? Math.round((done / this.steps.length) * 100) : 0;
     this.state.updatedAt = now();
+    this.showDetails();
+  }
+
+  /** Temporal's current details of this run: no command, so it may change anywhere without a patch. */
+  private showDetails(): void {
+    const approval = this.approval?.();
+    setCurrentDetails(
+      currentDetails({
+        runbook: this.type,
+        ...(this.ids.target ? { target: this.ids.target } : {}),
+        ...(this.ids.requester ? { requestedBy: this.ids.requester } : {}),
+        status: this.state.status,
+        message: this.state.message,
+        ...(this.state.waitingFor ? { waitingFor: this.state.waitingFor } : {}),
+        plan: this.steps,
+        ...(approval ? { approval } : {}),
+      }),
+    );
   }
 }
 
