@@ -230,6 +230,13 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
         worker.shutdown();
         await running;
       }
+      // What still runs on this task queue (the target's lock workflow, a run a failed test left at its
+      // gate) would wait for a worker forever and clutter the Web UI: end it. Visibility may lag: best effort.
+      for await (const w of client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"` }))
+        await client.workflow
+          .getHandle(w.workflowId, w.runId)
+          .terminate('test cleanup')
+          .catch(() => undefined);
       await nativeConnection?.close();
       await client.connection.close();
       await demo.close();
