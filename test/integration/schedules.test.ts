@@ -61,6 +61,19 @@ async function runsOf(declId: string): Promise<string[]> {
   return d.info.recentActions.map((a) => a.action.workflow.workflowId);
 }
 
+/** Declares a quick maintenance schedule, applies it, triggers it and returns its first run's id. */
+async function applyAndTrigger(id: string, overlap: ScheduleDeclarationInput['overlap']) {
+  const decl = quickMaintenance(id, overlap);
+  await apply([decl]);
+  const v = validateSchedules([decl], env.taskQueue);
+  await triggerSchedule(env.client, v, id);
+  const [first] = await eventually(async () => {
+    const r = await runsOf(id);
+    return r.length === 1 && r;
+  });
+  return { decl, v, first: first! };
+}
+
 async function atGate(workflowId: string): Promise<WorkflowHandle> {
   const h = env.client.workflow.getHandle(workflowId);
   await eventually(async () => (await h.query(pendingApprovals)).status === 'pending', 30_000, `${workflowId} at its approval gate`);
@@ -181,16 +194,9 @@ test('bad declarations are refused before anything reaches the server, naming th
 });
 
 test('a triggered schedule runs its runbook with the declared input; overlap skip drops a second trigger while one runs', async () => {
-  const decl = quickMaintenance('trigger-skip', 'skip');
-  await apply([decl]);
-  const v = validateSchedules([decl], env.taskQueue);
-  await triggerSchedule(env.client, v, 'trigger-skip');
-  const [id] = await eventually(async () => {
-    const r = await runsOf('trigger-skip');
-    return r.length === 1 && r;
-  });
+  const { decl, v, first: id } = await applyAndTrigger('trigger-skip', 'skip');
   expect(id).toMatch(new RegExp(`^${sid('trigger-skip')}-`));
-  const run = await atGate(id!);
+  const run = await atGate(id);
   const d = await run.describe();
   expect(d.type).toBe('maintenanceWindow');
   expect(d.taskQueue).toBe(env.taskQueue);
@@ -206,20 +212,13 @@ test('a triggered schedule runs its runbook with the declared input; overlap ski
 
   const rows = await listSchedules(env.client, v);
   expect(rows[0]).toMatchObject({ scheduleId: sid('trigger-skip'), state: 'paused', last: { workflowId: id, status: 'awaiting-approval' } });
-  await castVote(env.client, id!, { approver: 'alice', decision: 'reject', comment: 'test over' });
+  await castVote(env.client, id, { approver: 'alice', decision: 'reject', comment: 'test over' });
   expect(await run.result()).toMatchObject({ outcome: 'rejected' });
 });
 
 test('overlap buffer-one keeps a second trigger and starts it when the running one ends', async () => {
-  const decl = quickMaintenance('trigger-buffer', 'buffer-one');
-  await apply([decl]);
-  const v = validateSchedules([decl], env.taskQueue);
-  await triggerSchedule(env.client, v, 'trigger-buffer');
-  const [first] = await eventually(async () => {
-    const r = await runsOf('trigger-buffer');
-    return r.length === 1 && r;
-  });
-  await atGate(first!);
+  const { v, first } = await applyAndTrigger('trigger-buffer', 'buffer-one');
+  await atGate(first);
   await new Promise((r) => setTimeout(r, 1100));
   await triggerSchedule(env.client, v, 'trigger-buffer');
   // Buffered, not started, while the first still runs.
@@ -227,7 +226,7 @@ test('overlap buffer-one keeps a second trigger and starts it when the running o
   expect(await runsOf('trigger-buffer')).toEqual([first]);
   expect((await describe('trigger-buffer')).info.numActionsSkippedOverlap).toBe(0);
 
-  await castVote(env.client, first!, { approver: 'alice', decision: 'reject' });
+  await castVote(env.client, first, { approver: 'alice', decision: 'reject' });
   const runs = await eventually(
     async () => {
       const r = await runsOf('trigger-buffer');
