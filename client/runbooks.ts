@@ -27,7 +27,17 @@ export class InputError extends Error {
 }
 
 export async function connectClient(profile: TemporalProfile = temporalProfile()): Promise<Client> {
-  const connection = await Connection.connect(connectionOptions(profile));
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(connectionOptions(profile));
+  } catch (err) {
+    // The SDK says only "Failed to connect before the deadline": say where, and what to check.
+    throw new Error(
+      `cannot reach Temporal at ${profile.address} (namespace ${profile.namespace}): ${(err as Error).message}. ` +
+        'Is it up (npm run status), and are TEMPORAL_ADDRESS / TLS settings right?',
+      { cause: err },
+    );
+  }
   return new Client({ connection, namespace: profile.namespace });
 }
 
