@@ -76,6 +76,13 @@ export function openApiDocument(): Record<string, unknown> {
         responses: { '200': { description: 'runs' }, ...errors },
       },
     },
+    '/inbox': {
+      get: {
+        summary: "the runs whose approval gates the token's person may decide now (eligible, not the requester, not yet voted), nearest deadline first",
+        security: [{ bearer: [] }],
+        responses: { '200': { description: 'inbox' }, ...errors },
+      },
+    },
     '/runs/{id}': {
       get: {
         summary: 'plan, progress and approvals of a run',

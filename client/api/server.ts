@@ -10,6 +10,7 @@ import { RunbookStatus } from '../../common/search-attributes';
 import type { Config } from '../../config/schema';
 import { platformForService } from '../../activities/platform/for-service';
 import { describeIssues } from '../../workflows/lib/validate';
+import { inbox } from '../inbox';
 import { RUNBOOKS, runbookByType, type RunbookEntry } from '../registry';
 import { castVote, describeRun, InputError, runbookWorkflowId, startRunbookRun, VoteRefusedError } from '../runbooks';
 import { alertmanagerWebhook } from './alertmanager';
@@ -204,6 +205,13 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
       if (runs.length >= q.limit) break;
     }
     return { runs };
+  });
+
+  // What waits for the token's person: the runs whose gates they may decide now (as `runbook inbox`).
+  app.get('/inbox', async (req) => {
+    const me = need(req, 'approver');
+    const box = await inbox(client, me.person, { runUrl: (id) => links(id).ui ?? links(id).self, taskQueue });
+    return { ...box, items: box.items.map((i) => ({ ...i, links: links(i.workflowId) })) };
   });
 
   app.get('/runs/:id', async (req) => {

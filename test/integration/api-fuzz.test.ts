@@ -197,7 +197,7 @@ const runbookName = fc.oneof({ arbitrary: fc.constantFrom(...RUNBOOK_NAMES), wei
 /** The real routes with random segments, and some that are not routes at all. */
 const path: fc.Arbitrary<string> = fc
   .oneof(
-    { arbitrary: fc.constantFrom('/health', '/openapi.json', '/runbooks', '/runs', '/alertmanager/webhook'), weight: 3 },
+    { arbitrary: fc.constantFrom('/health', '/openapi.json', '/runbooks', '/runs', '/inbox', '/alertmanager/webhook'), weight: 3 },
     { arbitrary: runbookName.map((n) => `/runbooks/${n}/runs`), weight: 5 },
     { arbitrary: fuzzId.map((id) => `/runs/${id}`), weight: 2 },
     {

@@ -112,6 +112,18 @@ describe('approvals, status, lists and cancel', () => {
       20_000,
       'the gate',
     );
+    // The inbox: alice may decide it; carol requested it (not in hers); bob, an operator, has no inbox.
+    const box = await eventually(async () => {
+      const r = await api.call('GET', '/inbox', { as: 'alice' });
+      return (r.body.items as Array<{ workflowId: string }>).some((i) => i.workflowId === id) && r;
+    });
+    expect(box.body).toMatchObject({
+      person: 'alice',
+      items: expect.arrayContaining([expect.objectContaining({ workflowId: id, requestedBy: 'carol', quorum: 1, approvals: 0 })]),
+    });
+    const carols = (await api.call('GET', '/inbox', { as: 'carol' })).body.items as Array<{ workflowId: string }>;
+    expect(carols.map((i) => i.workflowId)).not.toContain(id);
+    expect((await api.call('GET', '/inbox', { as: 'bob' })).status).toBe(403);
     // carol started it: she has the approver role too, but cannot approve her own run.
     expect(await api.call('POST', `/runs/${id}/approve`, { as: 'carol', body: {} })).toEqual({
       status: 409,
@@ -123,6 +135,8 @@ describe('approvals, status, lists and cancel', () => {
     });
     const vote = await api.call('POST', `/runs/${id}/approve`, { as: 'alice', body: { comment: 'via the API' } });
     expect(vote).toMatchObject({ status: 200, body: { approver: 'alice', decision: 'approve', gate: 'approved' } });
+    const after = (await api.call('GET', '/inbox', { as: 'alice' })).body.items as Array<{ workflowId: string }>;
+    expect(after.map((i) => i.workflowId)).not.toContain(id);
     const status = await api.call('GET', `/runs/${id}`, { as: 'alice' });
     expect(status.body).toMatchObject({ workflowId: id, type: 'maintenanceWindow' });
     expect((status.body.plan as Array<{ id: string }>).map((s) => s.id)).toContain('task-1');
