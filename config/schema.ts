@@ -2,6 +2,7 @@
 // Secrets are never written here: a connection URL may name environment variables as ${VAR}, which are
 // resolved in the worker's memory only (see load.ts). Every setting says what it is for and its default.
 import { z } from 'zod';
+import { checkKey } from '../activities/backups/contract';
 import { parseDuration } from '../common/duration';
 import { approvalPolicySchema } from '../workflows/lib/approval-rules';
 import { dataRollbackSchema } from './data-rollback';
@@ -104,6 +105,47 @@ export const webhookSchema = z.object({
   url: url.describe('receives a JSON POST per notification, with an Idempotency-Key header'),
 });
 
+export const fsBackupStoreSchema = z
+  .object({
+    kind: z.literal('fs'),
+    dir: z.string().min(1).optional().describe('the directory; default: backups.dir'),
+  })
+  .strict();
+
+export const s3BackupStoreSchema = z
+  .object({
+    kind: z.literal('s3'),
+    endpoint: z
+      .string()
+      .url()
+      .refine((u) => {
+        const p = URL.canParse(u) ? new URL(u) : undefined;
+        return !!p && /^https?:$/.test(p.protocol) && !p.username && !p.password;
+      }, 'must be an http(s) URL without credentials (they go in accessKeyId and secretAccessKey)')
+      .describe('the S3 API, e.g. http://127.0.0.1:59000 (the local stack) or https://s3.eu-west-1.amazonaws.com; path-style addressing'),
+    region: z.string().min(1).default('us-east-1').describe('signing region'),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes')
+      .describe('an existing bucket'),
+    prefix: z
+      .string()
+      .refine((p) => {
+        try {
+          return checkKey(p.replace(/\/+$/, '')) !== undefined;
+        } catch {
+          return false;
+        }
+      }, 'must be a relative path such as "backups/prod" (no "..", empty segments or leading "/")')
+      .optional()
+      .describe('folder of the bucket the backup sets go under; default: the whole bucket'),
+    accessKeyId: z.string().min(1).describe('access key id (secret: use ${VAR}, e.g. ${S3_ACCESS_KEY})'),
+    secretAccessKey: z.string().min(1).describe('secret access key (secret: use ${VAR}, e.g. ${S3_SECRET_KEY})'),
+  })
+  .strict();
+
+export const backupStoreSchema = z.discriminatedUnion('kind', [fsBackupStoreSchema, s3BackupStoreSchema]);
+
 export const configSchema = z
   .object({
     services: z.record(name, serviceSchema).describe('services runbooks act on, by target name'),
@@ -163,6 +205,33 @@ export const configSchema = z
     backups: z.object({
       dir: z.string().min(1).default('.data/backups').describe('where pre-maintenance dumps are written'),
       pgBinDir: z.string().optional().describe('folder holding pg_dump/pg_restore; default: found on PATH'),
+      store: backupStoreSchema
+        .optional()
+        .describe('where backup sets are kept: { kind: "fs", dir } or an S3-compatible bucket { kind: "s3", ... }; default: fs in backups.dir'),
+      requireVerifiedWithin: z
+        .string()
+        .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "24h"')
+        .default('24h')
+        .describe('archive-rows and mongo-retention run only when a verified backup newer than this exists'),
+      retention: z
+        .object({
+          maxAge: z
+            .string()
+            .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30d"')
+            .default('30d')
+            .describe('backup sets older than this are deleted (the newest verified set never is)'),
+          keepDaily: z.number().int().min(0).max(366).default(7).describe('also keep the newest verified set of each of the last N days, whatever its age'),
+          keepWeekly: z
+            .number()
+            .int()
+            .min(0)
+            .max(520)
+            .default(4)
+            .describe('also keep the newest verified set of each of the last N ISO weeks, whatever its age'),
+        })
+        .strict()
+        .prefault({})
+        .describe('what the backup runbook keeps (the input may override it per run)'),
     }),
   })
   .superRefine((cfg, ctx) => {
@@ -208,3 +277,4 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+export type BackupStoreConfig = z.infer<typeof backupStoreSchema>;

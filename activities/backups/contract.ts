@@ -42,11 +42,13 @@ export class ChecksumMismatchError extends Error {
 
 /** Refuses a key that could escape the store or mean something else on some store: returns it unchanged. */
 export function checkKey(key: string): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > 900) throw new InvalidKeyError(`backup key must be 1-900 characters: "${String(key).slice(0, 80)}"`);
+  if (typeof key !== 'string' || key.length === 0 || key.length > 900)
+    throw new InvalidKeyError(`backup key must be 1-900 characters: "${String(key).slice(0, 80)}"`);
   if (key.startsWith('/') || key.includes('\\') || /[\u0000-\u001f\u007f]/.test(key))
     throw new InvalidKeyError(`backup key "${key.slice(0, 200)}" is not a relative path of plain characters`);
   for (const seg of key.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') throw new InvalidKeyError(`backup key "${key.slice(0, 200)}" has an empty, "." or ".." segment: it could escape the store`);
+    if (seg === '' || seg === '.' || seg === '..')
+      throw new InvalidKeyError(`backup key "${key.slice(0, 200)}" has an empty, "." or ".." segment: it could escape the store`);
   }
   return key;
 }
@@ -55,10 +57,8 @@ export function checkKey(key: string): string {
 export const setPrefix = (service: string, setId: string): string => checkKey(`${service}/${setId}`) + '/';
 export const manifestKey = (service: string, setId: string): string => `${setPrefix(service, setId)}manifest.json`;
 
-/** Set ids sort by time: `20261126T031500Z-<8 hex of the run>`. */
-export function setIdOf(at: Date, runKey: string): string {
-  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${runKey.replace(/[^a-z0-9]/gi, '').slice(0, 8).toLowerCase()}`;
-}
+/** Set ids sort by time: `20261126T031500Z-<8 hex of the run>` (in common/, so the backup workflow names its set too). */
+export { setIdOf } from '../../common/backup-set-id';
 
 export interface TableInventory {
   /** `schema.table` */

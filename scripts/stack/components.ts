@@ -10,6 +10,7 @@ import { ferretdb } from './components/ferretdb';
 import { postgres } from './components/postgres';
 import { prometheus } from './components/prometheus';
 import { redis } from './components/redis';
+import { s3 } from './components/s3';
 import { temporal } from './components/temporal';
 import { worker } from './components/worker';
 import { logFile, readPid, stopProcess, waitFor } from './process';
@@ -35,6 +36,7 @@ const REGISTRY = [
   entry({ name: 'postgres', make: postgres, server: true, stopSignal: 'SIGINT' }),
   entry({ name: 'redis', make: redis, server: true }),
   entry({ name: 'ferretdb', make: ferretdb, server: true }),
+  entry({ name: 's3', make: s3, server: true }),
   entry({ name: 'temporal', make: temporal, server: true }),
   entry({ name: 'demo', make: demo }),
   // Room for its shutdown grace time (30 s: running activities may finish, see workers/create-worker.ts).

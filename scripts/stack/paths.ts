@@ -14,6 +14,8 @@ export const RUN = path.join(DATA, 'run');
 export const BIN = {
   temporal: path.join(TOOLS, 'venv', 'bin', 'temporal'),
   ferretdb: path.join(TOOLS, 'bin', 'ferretdb'),
+  /** A link into the per-user build cache (scripts/install.sh). */
+  versitygw: path.join(TOOLS, 'bin', 'versitygw'),
   pgDir: process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin',
   redis: 'redis-server',
 };
@@ -30,6 +32,7 @@ export const PORTS = {
   api: Number(process.env.API_PORT ?? 58090),
   prometheus: Number(process.env.PROMETHEUS_PORT ?? 59090),
   alertmanager: Number(process.env.ALERTMANAGER_PORT ?? 59093),
+  s3: Number(process.env.S3_PORT ?? 59000),
 };
 
 export const HOST = '127.0.0.1';

@@ -15,6 +15,9 @@ export interface StackSecrets {
   API_TOKEN_DAVE: string;
   /** The token Alertmanager's webhook calls the API with (person alertmanager, role operator). */
   API_TOKEN_ALERTMANAGER: string;
+  /** Root credentials of the stack's S3 server (component s3), used by the S3 backup store. */
+  S3_ACCESS_KEY: string;
+  S3_SECRET_KEY: string;
 }
 
 const FILE = path.join(DATA, 'secrets.env');
@@ -24,7 +27,7 @@ export function loadSecrets(): StackSecrets {
   const existing: Record<string, string> = {};
   if (existsSync(FILE)) {
     for (const line of readFileSync(FILE, 'utf8').split('\n')) {
-      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
       if (m) existing[m[1]!] = m[2]!;
     }
   }
@@ -37,6 +40,8 @@ export function loadSecrets(): StackSecrets {
     API_TOKEN_ALICE: existing.API_TOKEN_ALICE ?? gen(),
     API_TOKEN_DAVE: existing.API_TOKEN_DAVE ?? gen(),
     API_TOKEN_ALERTMANAGER: existing.API_TOKEN_ALERTMANAGER ?? gen(),
+    S3_ACCESS_KEY: existing.S3_ACCESS_KEY ?? `rb${randomBytes(9).toString('hex')}`,
+    S3_SECRET_KEY: existing.S3_SECRET_KEY ?? gen(),
   };
   const body = Object.entries(secrets)
     .map(([k, v]) => `${k}=${v}`)
@@ -53,5 +58,6 @@ export function stackUrls(s: StackSecrets) {
     redis: `redis://:${encodeURIComponent(s.REDIS_PASSWORD)}@${HOST}:${PORTS.redis}/0`,
     mongo: `mongodb://${HOST}:${PORTS.ferretdb}/`,
     temporal: `${HOST}:${PORTS.temporal}`,
+    s3: `http://${HOST}:${PORTS.s3}`,
   };
 }
