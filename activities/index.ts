@@ -2,7 +2,9 @@
 // connections and exports its type, which workflows import as a type only (workflows/lib/proxies.ts).
 import { createAuditActivities } from './audit';
 import { createMongoBackupActivities } from './backup-store/mongo-export';
+import { createBackupSetActivities } from './backups/backup';
 import { createBackupActivities } from './backup-store/pg-dump';
+import { createRestoreActivities } from './backups/restore';
 import { createConnectivityActivities } from './connectivity';
 import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
@@ -28,6 +30,8 @@ export function createActivities(deps: Deps) {
     ...createAuditActivities(deps),
     ...createBackupActivities(deps),
     ...createMongoBackupActivities(deps),
+    ...createBackupSetActivities(deps),
+    ...createRestoreActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
     ...createProbeActivities(deps),
@@ -43,6 +47,18 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { AuditActivities } from './audit';
 export type { BackupActivities, BackupInfo } from './backup-store/pg-dump';
 export type { MongoBackupActivities, MongoBackupInfo } from './backup-store/mongo-export';
+export type {
+  BackupSetActivities,
+  BackupStoreName,
+  BackupTargets,
+  RedisBackupMode,
+  RetentionOverride,
+  RetentionResult,
+  SourceResult,
+  VerifyResult,
+} from './backups/backup';
+export type { BackupSetSummary } from './backups/sets';
+export type { ComparisonResult, DrillSet, FindSetResult, RestoreActivities, RestoreResult, Scratch, SourceComparison } from './backups/restore';
 export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
 export type {
   DataIntegrityCheck,

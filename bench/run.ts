@@ -2,6 +2,7 @@
 //   1. approval vote round trip: our validated Update (rules + audit write) vs a bare Temporal Update
 //   2. pre-change backup: backupPostgres (pg_dump + pg_restore --list + sha256) vs a raw pg_dump
 //   3-5. restart-workers, the kit per step, an API start; 6-7. rollbacks (bench/rollback.ts)
+//   8-11. backup/restore vs pg_dump/pg_restore, Mongo dump vs a cursor read, the drill's RTO (bench/backup.ts)
 // Prints medians, p95 and ratios. Loops are bounded; everything runs on loopback.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,12 +22,14 @@ import { adminToken } from '../test/helpers/runs';
 import { startApi } from '../test/helpers/api';
 import { createActivities } from '../activities';
 import { RunbookMetrics } from '../workers/metrics';
+import { backupRows } from './backup';
 import { alertToRollback, apiToFirstActivity } from './rollback';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-// BENCH_ONLY=rollback: only the rollback rows.
+// BENCH_ONLY=rollback: only the rollback rows (6, 7); BENCH_ONLY=backup: only the backup rows (8-11, bench/backup.ts).
+const ONLY = process.env.BENCH_ONLY;
 
 function stats(ms: number[]): { median: number; p95: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -73,8 +76,7 @@ async function main(): Promise<void> {
   const bareRunning = bareWorker.run();
   const lines: string[] = [];
   try {
-    // BENCH_ONLY=rollback runs only the rollback rows (6, 7).
-    if (process.env.BENCH_ONLY !== 'rollback') {
+    if (!ONLY) {
       // ---- 1. approval round trip ----
       const ours: number[] = [];
       const base: number[] = [];
@@ -211,17 +213,22 @@ async function main(): Promise<void> {
       }
     }
 
-    // ---- 6. API call -> first rollback activity started vs client.workflow.start -> first activity ----
-    const first = await apiToFirstActivity(bareQueue, ROUNDS);
-    lines.push(row(`API -> 1st rollback activity (n=${ROUNDS})`, first.ours, first.base));
-    lines.push(row(`  of which the answer to the call`, first.answered, first.started));
+    if (!ONLY || ONLY === 'rollback') {
+      // ---- 6. API call -> first rollback activity started vs client.workflow.start -> first activity ----
+      const first = await apiToFirstActivity(bareQueue, ROUNDS);
+      lines.push(row(`API -> 1st rollback activity (n=${ROUNDS})`, first.ours, first.base));
+      lines.push(row(`  of which the answer to the call`, first.answered, first.started));
 
-    // ---- 7. alert breach -> rollback started vs scrape interval + for: + group_wait ----
-    const alert = await alertToRollback();
-    lines.push(
-      `${'alert breach -> rollback started'.padEnd(34)} ours ${alert.ms.toFixed(0).padStart(7)} ms   configured ${alert.expectedMs} ms (${alert.parts})   ` +
-        `difference ${((alert.ms - alert.expectedMs) / 1000).toFixed(1)} s`,
-    );
+      // ---- 7. alert breach -> rollback started vs scrape interval + for: + group_wait ----
+      const alert = await alertToRollback();
+      lines.push(
+        `${'alert breach -> rollback started'.padEnd(34)} ours ${alert.ms.toFixed(0).padStart(7)} ms   configured ${alert.expectedMs} ms (${alert.parts})   ` +
+          `difference ${((alert.ms - alert.expectedMs) / 1000).toFixed(1)} s`,
+      );
+    }
+
+    // ---- 8-11. backups and restores vs pg_dump / pg_restore / a cursor read; the drill's RTO ----
+    if (!ONLY || ONLY === 'backup') lines.push(...(await backupRows(env)));
   } finally {
     bareWorker.shutdown();
     await bareRunning;

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import type { RunbookResult } from '../workflows/lib/result';
 import { describeIssues } from '../workflows/lib/validate';
 import { durationMs } from '../common/duration';
+import { backupInputSchema, exampleBackupInput, summarizeBackup, type BackupResult } from '../workflows/backup/contract';
+import type { backup } from '../workflows/backup/workflow';
 import {
   emergencyRollbackInputSchema,
   exampleEmergencyRollbackInput,
@@ -29,6 +31,8 @@ import {
 import type { maintenanceWindow } from '../workflows/maintenance-window/workflow';
 import { exampleRestartWorkersInput, restartWorkersInputSchema, summarizeRestart, type RestartWorkersResult } from '../workflows/restart-workers/contract';
 import type { restartWorkers } from '../workflows/restart-workers/workflow';
+import { exampleRestoreDrillInput, restoreDrillInputSchema, summarizeRestoreDrill, type RestoreDrillResult } from '../workflows/restore-drill/contract';
+import type { restoreDrill } from '../workflows/restore-drill/workflow';
 import {
   exampleUndoDataRollbackInput,
   summarizeUndoDataRollback,
@@ -175,6 +179,26 @@ export const runbooks = {
     example: exampleUndoDataRollbackInput,
     targetOf: (i) => i.service,
     summarize: (r: UndoDataRollbackResult) => summarizeUndoDataRollback(r),
+  }),
+  backup: defineRunbook<typeof backup>({
+    name: 'backup',
+    workflowType: 'backup',
+    summary: "back up a service's Postgres, MongoDB and Redis into one verified backup set (manifest, checksums), then apply retention",
+    idPrefix: 'backup',
+    schema: backupInputSchema,
+    example: exampleBackupInput,
+    targetOf: (i) => i.service,
+    summarize: (r: BackupResult) => summarizeBackup(r),
+  }),
+  restoreDrill: defineRunbook<typeof restoreDrill>({
+    name: 'restore-drill',
+    workflowType: 'restoreDrill',
+    summary: 'restore the newest verified backup set into scratch databases, compare it with its manifest, measure RTO and RPO, drop the scratch copies',
+    idPrefix: 'restore-drill',
+    schema: restoreDrillInputSchema,
+    example: exampleRestoreDrillInput,
+    targetOf: (i) => i.service,
+    summarize: (r: RestoreDrillResult) => summarizeRestoreDrill(r),
   }),
 };
 

@@ -1,8 +1,10 @@
 // Every workflow type, for the worker's workflowsPath and the replay tests. Export workflow functions
 // only: each export becomes a workflow type.
+export { backup } from './backup/workflow';
 export { emergencyRollback } from './emergency-rollback/workflow';
 export { gradualRollback } from './gradual-rollback/workflow';
 export { maintenanceWindow } from './maintenance-window/workflow';
 export { restartWorkers } from './restart-workers/workflow';
+export { restoreDrill } from './restore-drill/workflow';
 export { undoDataRollback } from './undo-data-rollback/workflow';
 export { targetLock } from './lib/target-lock';

@@ -10,10 +10,12 @@ import type { ScheduleDeclarationInput } from './schema';
 /** Scheduled runs are requested by this name (a person in config with role `automation`, who can vote on nothing). */
 export const SCHEDULER = 'scheduler';
 
+// Seed 002 weekly: VACUUM ANALYZE, reindex if bloated, check for deadlocks (the report task).
 const weeklyTasks = [
+  { kind: 'report', top: 10, over: '5m' },
   { kind: 'vacuum-analyze', table: 'public.reports' },
   { kind: 'vacuum-analyze', table: 'public.report_runs' },
-  { kind: 'reindex-table', table: 'public.report_runs' },
+  { kind: 'reindex-if-bloated', table: 'public.report_runs', minBloatRatio: 0.3 },
 ];
 
 /** A person approves before anything changes; the run waits at its gate (see `npm run runbook -- inbox`). */
@@ -22,7 +24,7 @@ const maintenanceApproval = { quorum: 1, approverRoles: ['sre-lead', 'dba'], tim
 export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
   {
     id: 'weekly-db-maintenance',
-    title: 'weekly database maintenance: VACUUM ANALYZE, reindex',
+    title: 'weekly database maintenance: deadlock and long-query report, VACUUM ANALYZE, reindex if bloated',
     seed: '002 Database Maintenance > Weekly Maintenance: "Every Sunday at 2:00 AM UTC" (vacuum and analyze, reindex if bloated)',
     runbook: 'maintenance-window',
     // Every Sunday but the first of the month: that one runs the monthly maintenance, which includes this.
@@ -41,8 +43,8 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
   },
   {
     id: 'monthly-db-maintenance',
-    title: 'monthly database maintenance: the weekly tasks, rebuild every index, refresh views',
-    seed: '002 Database Maintenance > Monthly Maintenance: "First Sunday of month at 2:00 AM UTC"; 000 Monthly Maintenance "Database index optimization"',
+    title: 'monthly database maintenance: the weekly tasks, archive old rows, data retention, rebuild indexes, refresh views',
+    seed: '002 Database Maintenance > Monthly Maintenance: "First Sunday of month at 2:00 AM UTC"; 000 Monthly Maintenance "Database index optimization", 000 Data Cleanup',
     runbook: 'maintenance-window',
     when: { cron: '0 2 1-7 * SUN' },
     input: {
@@ -50,12 +52,32 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
       requestedBy: SCHEDULER,
       reason: 'monthly database maintenance (schedule monthly-db-maintenance)',
       window: { length: '4h' },
+      // Seed 002 monthly (archive analytics older than 2 years, rebuild indexes) and 000 Data Cleanup
+      // (audit logs older than 1 year, completed exports older than 7 days). Archive and retention are
+      // refused unless a verified backup newer than backups.requireVerifiedWithin exists (the daily backup).
       tasks: [
         ...weeklyTasks,
+        {
+          kind: 'archive-rows',
+          table: 'public.daily_analytics',
+          archiveTable: 'public.daily_analytics_archive',
+          timeColumn: 'day',
+          olderThan: '2y',
+          batchSize: 1000,
+        },
         { kind: 'reindex-table', table: 'public.reports' },
         { kind: 'refresh-materialized-view', view: 'public.report_daily_stats' },
-        { kind: 'mongo-rebuild-indexes', collection: 'report_audit_logs' },
         { kind: 'analyze', table: 'public.report_runs' },
+        { kind: 'mongo-retention', collection: 'report_audit_logs', timeField: 'createdAt', olderThan: '1y', batchSize: 500 },
+        {
+          kind: 'mongo-retention',
+          collection: 'report_export_files',
+          timeField: 'createdAt',
+          olderThan: '7d',
+          filter: { status: 'completed' },
+          batchSize: 500,
+        },
+        { kind: 'mongo-rebuild-indexes', collection: 'report_audit_logs' },
       ],
       approval: maintenanceApproval,
       monitoringPeriod: '30m',
@@ -126,21 +148,34 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     seed: '002 Backup Strategy: "Full backup: Daily at 3:00 AM UTC", "Retention: 30 days"; 004 Backup Schedule: MongoDB 2 AM, Redis 3 AM',
     runbook: 'backup',
     when: { cron: '0 3 * * *' },
-    input: { service: 'reports', requestedBy: SCHEDULER, stores: ['postgres', 'mongo', 'redis'], retentionDays: 30 },
+    input: {
+      service: 'reports',
+      requestedBy: SCHEDULER,
+      reason: 'daily full backup (schedule daily-backup)',
+      stores: ['postgres', 'mongo', 'redis'],
+      retentionDays: 30,
+    },
     overlap: 'skip',
     catchupWindow: '6h',
-    waitingFor: 'issue 8 (backup)',
   },
   {
     id: 'incremental-backup',
-    title: 'incremental backup every 6 hours',
+    // A full pg_dump stands in for the seed's incremental backup: true increments need WAL archiving
+    // (or PostgreSQL 17's incremental pg_basebackup), which the stack does not run. Retention is left to
+    // the daily backup, so these runs never delete a daily set.
+    title: 'Postgres backup every 6 hours (a full dump in place of an incremental one)',
     seed: '002 Backup Strategy: "Incremental backup: Every 6 hours"',
     runbook: 'backup',
     when: { every: '6h' },
-    input: { service: 'reports', requestedBy: SCHEDULER, stores: ['postgres'], mode: 'incremental' },
+    input: {
+      service: 'reports',
+      requestedBy: SCHEDULER,
+      reason: '6-hourly Postgres backup (schedule incremental-backup)',
+      stores: ['postgres'],
+      retention: false,
+    },
     overlap: 'skip',
     catchupWindow: '1h',
-    waitingFor: 'issue 8 (backup)',
   },
   {
     id: 'weekly-restore-drill',
@@ -148,10 +183,9 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     seed: '002 Backup Strategy > Verification: "Test restore on staging, verify data integrity"; 000 Weekly Maintenance "Check backup integrity"',
     runbook: 'restore-drill',
     when: { cron: '0 5 * * SAT' },
-    input: { service: 'reports', requestedBy: SCHEDULER },
+    input: { service: 'reports', requestedBy: SCHEDULER, reason: 'weekly restore drill (schedule weekly-restore-drill)' },
     overlap: 'skip',
     catchupWindow: '6h',
-    waitingFor: 'issue 8 (restoreDrill)',
   },
   {
     id: 'quarterly-dr-drill',

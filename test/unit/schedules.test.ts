@@ -18,8 +18,13 @@ function refusal(decls: unknown[], registry: readonly RunbookEntry[] = RUNBOOKS)
 
 test('every shipped declaration validates; wired ones pass their runbook schema, waiting ones name a runbook not yet landed', () => {
   const v = validateSchedules(SCHEDULES, 'runbooks');
-  expect(v.wired.map((w) => w.scheduleId)).toEqual(['weekly-db-maintenance', 'monthly-db-maintenance']);
-  expect(v.wired.every((w) => w.entry.workflowType === 'maintenanceWindow')).toBe(true);
+  expect(v.wired.map((w) => [w.scheduleId, w.entry.workflowType])).toEqual([
+    ['weekly-db-maintenance', 'maintenanceWindow'],
+    ['monthly-db-maintenance', 'maintenanceWindow'],
+    ['daily-backup', 'backup'],
+    ['incremental-backup', 'backup'],
+    ['weekly-restore-drill', 'restoreDrill'],
+  ]);
   for (const w of v.waiting) expect(RUNBOOKS.some((r) => r.name === w.runbook)).toBe(false);
   expect(v.wired.length + v.waiting.length).toBe(SCHEDULES.length);
 });

@@ -4,6 +4,7 @@ import { proxyActivities, type ActivityOptions, type RetryPolicy } from '@tempor
 import type {
   AuditActivities,
   BackupActivities,
+  BackupSetActivities,
   ConnectivityActivities,
   DataRollbackActivities,
   HealthActivities,
@@ -15,6 +16,7 @@ import type {
   PlatformActivities,
   ProbeActivities,
   QueueActivities,
+  RestoreActivities,
   RollbackActivities,
   TargetActivities,
   VerifyActivities,
@@ -66,6 +68,10 @@ export const locks = proxyActivities<LockActivities>(quick);
 const long: ActivityOptions = { startToCloseTimeout: '4h', heartbeatTimeout: '10s', retry: { ...retry, maximumAttempts: 3 } };
 export const backups = proxyActivities<BackupActivities & MongoBackupActivities>(long);
 export const maintenanceTasks = proxyActivities<MaintenanceTaskActivities>(long);
+/** Backup sets (the backup runbook): dumps streamed into the backup store, manifest, verification, retention. */
+export const backupSets = proxyActivities<BackupSetActivities>(long);
+/** Restores into scratch copies, their comparison with the manifest and their cleanup (restore drills). */
+export const restores = proxyActivities<RestoreActivities>(long);
 
 /** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering, a rollout). */
 export function waits(
