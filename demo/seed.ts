@@ -1,8 +1,9 @@
 // Schema and data of the demo "reports" service: enough rows that VACUUM, REINDEX and a materialized view
 // refresh do real work, and Mongo collections with secondary indexes to rebuild; then what release v2 added
-// (seed-v2.ts). Idempotent.
+// (seed-v2.ts), and old data for the retention tasks to archive and delete (seed-retention.ts). Idempotent.
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
+import { seedMongoRetention, seedPostgresRetention } from './seed-retention';
 import { seedMongoV2, seedPostgresV2 } from './seed-v2';
 
 const SCHEMA = `
@@ -49,6 +50,7 @@ export async function seedPostgres(pool: Pool, runs = 5000): Promise<void> {
       await c.query('REFRESH MATERIALIZED VIEW report_daily_stats');
     }
     await seedPostgresV2(c);
+    await seedPostgresRetention(c);
     await c.query('COMMIT');
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);
@@ -80,4 +82,5 @@ export async function seedMongo(db: Db): Promise<void> {
     );
   }
   await seedMongoV2(db);
+  await seedMongoRetention(db);
 }

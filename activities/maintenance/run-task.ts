@@ -1,12 +1,14 @@
 // Runs one maintenance task exactly once per run, as far as the audit store can tell: a task whose
 // completion is already recorded (the worker died after finishing it) is not run again. A task that was
 // interrupted midway runs again; every task kind is safe to repeat (VACUUM, ANALYZE, REINDEX CONCURRENTLY,
-// REFRESH CONCURRENTLY, index rebuild from saved specs).
+// REFRESH CONCURRENTLY, index rebuild from saved specs, a bloat check, a report, terminating what is
+// still over the threshold, archive and retention batches against a cutoff fixed at plan time).
 import { Context } from '@temporalio/activity';
 import type { Deps } from '../deps';
 import { withHeartbeat } from '../heartbeat';
 import { fromStored, rebuildIndexes, toStored, type IndexSpec, type StoredIndexSpec } from '../mongo/indexes';
 import { maintenanceSql, runCancellable } from '../postgres/sql';
+import { isDataTask, runDataTask } from './data-tasks';
 import type { ResolvedTask } from './types';
 
 export interface TaskRunInput {
@@ -59,6 +61,8 @@ export function createMaintenanceTaskActivities(deps: Deps) {
         }
         const res = await withHeartbeat(() => rebuildIndexes(db, t.collection, specs));
         detail = res.rebuilt.length ? `rebuilt ${res.rebuilt.length} index(es): ${res.rebuilt.join(', ')}` : 'no secondary indexes';
+      } else if (isDataTask(t)) {
+        detail = await runDataTask(deps, input);
       } else {
         const sql = maintenanceSql(t);
         await withHeartbeat(

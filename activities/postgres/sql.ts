@@ -9,7 +9,7 @@ export function qualifiedName(name: string): string {
     .join('.');
 }
 
-type PgTask = Exclude<MaintenanceTask, { kind: 'mongo-rebuild-indexes' }>;
+type PgTask = Extract<MaintenanceTask, { kind: 'vacuum-analyze' | 'analyze' | 'reindex-table' | 'refresh-materialized-view' }>;
 
 export function maintenanceSql(task: PgTask): string {
   switch (task.kind) {

@@ -45,7 +45,8 @@ describe('maintenance-window input schema', () => {
 
   test('an unknown task kind is refused, naming the field and the known kinds', () => {
     expect(issues({ ...exampleMaintenanceInput(), tasks: [{ kind: 'vacuum-analyze', table: 'reports' }, { kind: 'drop-database' }] })).toBe(
-      'tasks[1].kind: unknown task kind; known kinds: vacuum-analyze, analyze, reindex-table, refresh-materialized-view, mongo-rebuild-indexes',
+      'tasks[1].kind: unknown task kind; known kinds: vacuum-analyze, analyze, reindex-table, refresh-materialized-view, mongo-rebuild-indexes, ' +
+        'reindex-if-bloated, report, terminate-sessions, archive-rows, mongo-retention',
     );
   });
 

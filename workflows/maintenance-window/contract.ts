@@ -4,12 +4,38 @@ import { z } from 'zod';
 import type { BackupInfo, MaintenanceTask } from '../../activities';
 import { approvalPolicySchema } from '../lib/approval-rules';
 import type { RunbookResult } from '../lib/result';
+import { parseDuration } from '../../common/duration';
 import { baseInputShape, collectionName, duration, isoTime, relationName, targetName, toMs } from '../lib/schema';
 
 const pgTarget = targetName.optional().describe("postgres target; default: the service's first");
 const mongoTarget = targetName.optional().describe("mongo target; default: the service's first");
 
-export const TASK_KINDS = ['vacuum-analyze', 'analyze', 'reindex-table', 'refresh-materialized-view', 'mongo-rebuild-indexes'] as const;
+export const TASK_KINDS = [
+  'vacuum-analyze',
+  'analyze',
+  'reindex-table',
+  'refresh-materialized-view',
+  'mongo-rebuild-indexes',
+  'reindex-if-bloated',
+  'report',
+  'terminate-sessions',
+  'archive-rows',
+  'mongo-retention',
+] as const;
+
+/** A plain column or field name: letters, digits, underscores (quoted by the driver's helper anyway). */
+const columnName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain column name (letters, digits, underscores)');
+/** A Mongo field path without operators: `createdAt`, `meta.createdAt`. */
+const fieldName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62}){0,3}$/, 'must be a field name like "createdAt" (no $ operators)');
+/** Rows/documents older than a duration ('2y', '7d') or an ISO time; the cutoff is fixed when the run is planned. */
+const olderThan = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined || !Number.isNaN(Date.parse(s)), 'must be a duration such as "2y" or "7d", or an ISO time')
+  .refine((s) => parseDuration(s) === undefined || parseDuration(s)! <= toMs('100y'), 'must be at most 100y');
+const batchSize = z.number().int().min(1, 'must be at least 1').max(100_000).default(1000).describe('rows or documents per batch (one transaction each)');
+const pgRoleName = z.string().min(1).max(63);
 
 export const maintenanceTaskSchema = z.discriminatedUnion(
   'kind',
@@ -19,6 +45,59 @@ export const maintenanceTaskSchema = z.discriminatedUnion(
     z.object({ kind: z.literal('reindex-table'), table: relationName, database: pgTarget }).strict(),
     z.object({ kind: z.literal('refresh-materialized-view'), view: relationName, database: pgTarget }).strict(),
     z.object({ kind: z.literal('mongo-rebuild-indexes'), collection: collectionName, database: mongoTarget }).strict(),
+    z
+      .object({
+        kind: z.literal('reindex-if-bloated'),
+        table: relationName,
+        minBloatRatio: z.number().min(0).max(1).default(0.3).describe('reindex when at least this share of the index pages is estimated waste'),
+        database: pgTarget,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('report'),
+        top: z.number().int().min(1).max(50).default(10).describe("how many of pg_stat_statements' queries to list"),
+        over: duration('24h').default('1m').describe('list queries running, and transactions idle, longer than this'),
+        database: pgTarget,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('terminate-sessions'),
+        idleInTransactionOver: duration('7d').describe('terminate sessions idle in a transaction longer than this'),
+        queryOver: duration('7d').optional().describe('also terminate sessions running one query longer than this'),
+        allowUsers: z.array(pgRoleName).max(50).default([]).describe('never terminate sessions of these users'),
+        allowApplications: z.array(z.string().max(200)).max(50).default([]).describe('never terminate sessions of these application_names'),
+        database: pgTarget,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('archive-rows'),
+        table: relationName,
+        archiveTable: relationName,
+        timeColumn: columnName,
+        olderThan: olderThan.default('2y'),
+        batchSize,
+        database: pgTarget,
+      })
+      .strict()
+      .refine((t) => t.table !== t.archiveTable, { path: ['archiveTable'], message: 'must differ from table' }),
+    z
+      .object({
+        kind: z.literal('mongo-retention'),
+        collection: collectionName,
+        timeField: fieldName,
+        olderThan,
+        filter: z
+          .record(fieldName, z.union([z.string().max(200), z.number(), z.boolean()]))
+          .refine((f) => Object.keys(f).length <= 10, 'at most 10 fields')
+          .optional()
+          .describe('equality only, e.g. {"status": "completed"}'),
+        batchSize,
+        database: mongoTarget,
+      })
+      .strict(),
   ],
   { error: () => `unknown task kind; known kinds: ${TASK_KINDS.join(', ')}` },
 );
@@ -104,7 +183,10 @@ export function exampleMaintenanceInput(): MaintenanceWindowInput {
 export function summarizeMaintenance(r: MaintenanceWindowResult): string[] {
   const mark = { done: '✓', skipped: '–', 'not-run': '·' } as const;
   return [
-    ...r.tasks.map((t) => `${mark[t.status]} ${t.description}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`),
+    ...r.tasks.map(
+      (t) =>
+        `${mark[t.status]} ${t.description}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}${t.detail ? `\n      ${t.detail.replace(/\n/g, '\n      ')}` : ''}`,
+    ),
     ...(r.backup ? [`backup: ${r.backup.file} (${r.backup.bytes} bytes, ${r.backup.tables} tables)`] : []),
   ];
 }

@@ -39,7 +39,7 @@ export const maintenanceWindowRunbook: RunbookDefinition<MaintenanceWindowParams
   },
   async resolve(input, startedAtMs) {
     const service = await lookups.resolveService({ service: input.service });
-    const tasks = await lookups.resolveMaintenanceTasks({ service: input.service, tasks: input.tasks });
+    const tasks = await lookups.resolveMaintenanceTasks({ service: input.service, tasks: input.tasks, backup: input.backup });
     return { service, tasks, window: resolveWindow(input.window, startedAtMs) };
   },
   approval: (i) => i.approval,
@@ -48,7 +48,10 @@ export const maintenanceWindowRunbook: RunbookDefinition<MaintenanceWindowParams
     return { atMs: end, passed: `the maintenance window ended at ${iso(end)}`, gateReason: 'the maintenance window ends', outcome: 'window-ended' };
   },
   exclusive: (i) => ({ key: `service:${i.service}`, waitAtMost: '7d' }),
-  initialState: (_i, t) => ({ tasks: t.tasks.map((x) => ({ index: x.index, description: x.description, status: 'not-run' as const })) }),
+  // A task's preview (what it would do, measured at plan time) is its detail until it runs: the dry run shows it.
+  initialState: (_i, t) => ({
+    tasks: t.tasks.map((x) => ({ index: x.index, description: x.description, status: 'not-run' as const, ...(x.preview ? { detail: x.preview } : {}) })),
+  }),
   steps: maintenanceSteps,
   completed: (r) =>
     `${r.target.tasks.length} task(s) done on ${r.input.service}; ${r.state.monitor?.checks ?? 0} health check(s) after, ${r.state.monitor?.failures ?? 0} failed`,
