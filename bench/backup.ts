@@ -116,14 +116,15 @@ export async function backupRows(env: TestEnv): Promise<string[]> {
   };
   for (let i = 0; i < n; i++) {
     const rawDb = `bench_raw_${env.id}_${i}`;
-    await admin(`CREATE DATABASE ${escapeIdentifier(rawDb)}`);
     const target = pgConnectionArgs(pgUrl(rawDb));
+    // Both sides create the database they restore into.
     rawR.push(
-      await time(() =>
-        run('pg_restore', ['--single-transaction', '--exit-on-error', '--no-owner', ...target.args, path.join(env.backupDir, `raw-${i}.dump`)], {
+      await time(async () => {
+        await admin(`CREATE DATABASE ${escapeIdentifier(rawDb)} TEMPLATE template0`);
+        await run('pg_restore', ['--single-transaction', '--exit-on-error', '--no-owner', ...target.args, path.join(env.backupDir, `raw-${i}.dump`)], {
           env: { ...process.env, ...target.env },
-        }),
-      ),
+        });
+      }),
     );
     await admin(`DROP DATABASE ${escapeIdentifier(rawDb)} WITH (FORCE)`);
     const scratch = `drill_bench_${env.id}_${i}`;

@@ -23,6 +23,11 @@ export interface BackupStore {
   put(key: string, body: Readable | Buffer | { file: string }): Promise<FileRef>;
   /** A verified copy in a local file (for pg_restore and the like); the checksum is checked before it returns. */
   download(ref: FileRef | string, toFile: string): Promise<FileRef>;
+  /**
+   * A directory store only: the object's own path, its checksum checked first, to be read in place (no
+   * copy). Stores without local files leave it out; callers then `download`.
+   */
+  localFile?(ref: FileRef | string): Promise<string>;
   /** The whole object, verified. For small objects (manifests, metadata). */
   read(ref: FileRef | string): Promise<Buffer>;
   /** Size and recorded sha256, or undefined when absent. */

@@ -348,8 +348,11 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
       const dir = await mkdtemp(path.join(tmpdir(), 'rbt-restore-'));
       let phase = 'downloading';
       try {
+        // A directory store's dump is read in place once its checksum is checked (no copy of a large file);
+        // it is only read, never removed (the temporary directory holds downloads only).
+        const s = store();
         const file = await withHeartbeat(
-          () => download(src.file, dir),
+          () => (s.localFile ? s.localFile(src.file).catch(nonRetryableChecksum) : download(src.file, dir)),
           () => ({ phase, key: src.file.key }),
         );
         phase = 'pg_restore';

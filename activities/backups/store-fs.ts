@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey, ChecksumMismatchError, InvalidKeyError, type BackupStore, type FileRef } from './contract';
 
@@ -137,6 +137,16 @@ export function createFsStore(dir: string): BackupStore {
         await rm(tmp, { force: true });
         throw err;
       }
+    },
+
+    async localFile(ref) {
+      const want = await expected(ref);
+      const file = fileOf(want.key);
+      const h = hasher();
+      await pipeline(createReadStream(file), h, new Writable({ write: (_c: Buffer, _e: BufferEncoding, done: () => void) => done() }));
+      const got = h.result();
+      if (got.sha256 !== want.sha256) throw mismatch(want.key, want.sha256, got.sha256);
+      return file;
     },
 
     async read(ref) {
