@@ -150,7 +150,13 @@ describe('watch', () => {
     );
     const w = watch(h.workflowId);
     // Vote once the watcher has seen the run wait, so the stream has both the waiting and the decision.
-    await eventually(async () => w.changes.some((c) => c.kind === 'gate' && c.status === 'pending'), 20_000, 'the watcher to see the gate open');
+    // (The gate opens a moment before the run's status says so: wait for both.)
+    await eventually(
+      async () =>
+        w.changes.some((c) => c.kind === 'gate' && c.status === 'pending') && w.changes.some((c) => c.kind === 'status' && c.status === 'awaiting-approval'),
+      20_000,
+      'the watcher to see the gate open and the run waiting',
+    );
     await castVote(env.client, h.workflowId, { approver: 'alice', decision: 'approve', comment: 'go' });
     const end = await w.done;
     const result = await h.result();

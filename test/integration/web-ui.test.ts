@@ -67,15 +67,16 @@ const vote = { approver: 'alice', decision: 'approve' };
  * (temporal-config/schedules, what `npm start` applies) on this test's task queue, all paused so none fires
  * while the test runs. Their ids are returned and deleted in afterAll.
  */
-async function applyTestSchedules(): Promise<string[]> {
+/** Applies the shipped declarations (paused) on this file's task queue; returns each schedule's id and workflow type. */
+async function applyTestSchedules(): Promise<Array<{ id: string; workflowType: string }>> {
   const { plan } = await applySchedules(
     env.client,
     SCHEDULES.map((d) => ({ ...d, paused: true })),
     env.taskQueue,
   );
-  const ids = [...plan.wired.keys()];
-  schedules.push(...ids);
-  return ids;
+  const wired = [...plan.wired.values()].map((w) => ({ id: w.scheduleId, workflowType: w.entry.workflowType }));
+  schedules.push(...wired.map((w) => w.id));
+  return wired;
 }
 
 describe('the Temporal Web UI as the front door', () => {
@@ -220,10 +221,10 @@ describe('the Temporal Web UI as the front door', () => {
       const table = page.getByRole('main').getByRole('table', { name: 'Schedules' });
       await table.waitFor();
       // Schedules are listed from visibility, a moment after they are made.
-      for (const id of ids) {
+      for (const { id, workflowType } of ids) {
         const row = table.getByRole('row').filter({ has: page.getByRole('link', { name: id, exact: true }) });
         await visibleAfterReloads(page, row);
-        await row.getByRole('link', { name: 'maintenanceWindow' }).waitFor();
+        await row.getByRole('link', { name: workflowType, exact: true }).waitFor();
         await row.getByText(/^\s*Paused\s*$/i).waitFor();
       }
       await screenshot(page, 'ui-9-schedules');
