@@ -5,6 +5,7 @@ import { createMongoBackupActivities } from './backup-store/mongo-export';
 import { createBackupSetActivities } from './backups/backup';
 import { createBackupActivities } from './backup-store/pg-dump';
 import { createRestoreActivities } from './backups/restore';
+import { createRestoreLiveActivities } from './backups/restore-live';
 import { createConnectivityActivities } from './connectivity';
 import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
@@ -32,6 +33,7 @@ export function createActivities(deps: Deps) {
     ...createMongoBackupActivities(deps),
     ...createBackupSetActivities(deps),
     ...createRestoreActivities(deps),
+    ...createRestoreLiveActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
     ...createProbeActivities(deps),
@@ -59,6 +61,7 @@ export type {
 } from './backups/backup';
 export type { BackupSetSummary } from './backups/sets';
 export type { ComparisonResult, DrillSet, FindSetResult, RestoreActivities, RestoreResult, Scratch, SourceComparison } from './backups/restore';
+export type { LiveItem, LiveRestorePlan, LiveSelection, LiveTargets, RestoreLiveActivities, SafetySetResult } from './backups/restore-live';
 export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
 export type {
   DataIntegrityCheck,

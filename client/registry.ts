@@ -33,6 +33,8 @@ import { exampleRestartWorkersInput, restartWorkersInputSchema, summarizeRestart
 import type { restartWorkers } from '../workflows/restart-workers/workflow';
 import { exampleRestoreDrillInput, restoreDrillInputSchema, summarizeRestoreDrill, type RestoreDrillResult } from '../workflows/restore-drill/contract';
 import type { restoreDrill } from '../workflows/restore-drill/workflow';
+import { exampleRestoreInput, restoreInputSchema, summarizeRestore, type RestoreResult } from '../workflows/restore/contract';
+import type { restore } from '../workflows/restore/workflow';
 import {
   exampleUndoDataRollbackInput,
   summarizeUndoDataRollback,
@@ -199,6 +201,17 @@ export const runbooks = {
     example: exampleRestoreDrillInput,
     targetOf: (i) => i.service,
     summarize: (r: RestoreDrillResult) => summarizeRestoreDrill(r),
+  }),
+  restore: defineRunbook<typeof restore>({
+    name: 'restore',
+    workflowType: 'restore',
+    summary:
+      'replace corrupted or deleted tables, collections and key prefixes of a service from a verified backup set: approval, writes stopped, safety backup first, verified against the manifest (put back and paged if not)',
+    idPrefix: 'restore',
+    schema: restoreInputSchema,
+    example: exampleRestoreInput,
+    targetOf: (i) => i.service,
+    summarize: (r: RestoreResult) => summarizeRestore(r),
   }),
 };
 

@@ -6,5 +6,6 @@ export { gradualRollback } from './gradual-rollback/workflow';
 export { maintenanceWindow } from './maintenance-window/workflow';
 export { restartWorkers } from './restart-workers/workflow';
 export { restoreDrill } from './restore-drill/workflow';
+export { restore } from './restore/workflow';
 export { undoDataRollback } from './undo-data-rollback/workflow';
 export { targetLock } from './lib/target-lock';

@@ -17,6 +17,7 @@ import type {
   ProbeActivities,
   QueueActivities,
   RestoreActivities,
+  RestoreLiveActivities,
   RollbackActivities,
   TargetActivities,
   VerifyActivities,
@@ -72,6 +73,8 @@ export const maintenanceTasks = proxyActivities<MaintenanceTaskActivities>(long)
 export const backupSets = proxyActivities<BackupSetActivities>(long);
 /** Restores into scratch copies, their comparison with the manifest and their cleanup (restore drills). */
 export const restores = proxyActivities<RestoreActivities>(long);
+/** Restores over live data (the restore runbook): plan and check, safety set, replace, verify against a manifest. */
+export const liveRestores = proxyActivities<RestoreLiveActivities>(long);
 
 /** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering, a rollout). */
 export function waits(
