@@ -338,6 +338,8 @@ describe('report and terminate-sessions', () => {
       expect(dry.tasks[1]!.detail).toMatch(new RegExp(`^would terminate now: pid ${idlePid} postgres/rbt-forgotten-tx idle in transaction`));
       expect(dry.tasks[1]!.detail).not.toContain(String(allowedPid));
       expect(await idle.query('SELECT 1')).toBeTruthy();
+      // That query restarted the session's idle clock: let it pass the 1s threshold again.
+      await new Promise((r) => setTimeout(r, 1500));
 
       const r = await runApproved(env, tasks, { backup: false });
       expect(r.outcome).toBe('completed');
