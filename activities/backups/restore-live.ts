@@ -34,7 +34,7 @@ import {
   type RedisSource,
 } from './contract';
 import { documentText, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
-import { parseKeyDump } from './restore';
+import { logicalDigest, parseKeyDump } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { createBackupStore } from './store';
 
@@ -137,23 +137,6 @@ async function* bsonDocuments(file: string): AsyncGenerator<Buffer> {
     buf = buf.subarray(off);
   }
   if (buf.length) throw new Error(`${path.basename(file)}: ${buf.length} bytes after the last whole BSON document (truncated file)`);
-}
-
-/** An encoding-independent digest of one key's value (a hash table's order may change on RESTORE). */
-async function logicalDigest(redis: Redis, key: string): Promise<string> {
-  const h = createHash('sha256');
-  const type = await redis.type(key);
-  h.update(`${type}\n`);
-  const items = (xs: Buffer[]) => xs.forEach((x) => h.update(`${x.length}:`).update(x));
-  if (type === 'string') items([(await redis.getBuffer(key)) ?? Buffer.alloc(0)]);
-  else if (type === 'list') items(await redis.lrangeBuffer(key, 0, -1));
-  else if (type === 'set') items((await redis.smembersBuffer(key)).sort((a, b) => Buffer.compare(a, b)));
-  else if (type === 'zset') items(await redis.zrangeBuffer(key, '0', '-1', 'WITHSCORES'));
-  else if (type === 'hash') {
-    const pairs = Object.entries(await redis.hgetallBuffer(key)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    items(pairs.flatMap(([k, v]) => [Buffer.from(k), v]));
-  } else items([(await redis.dumpBuffer(key)) ?? Buffer.alloc(0)]);
-  return h.digest('hex');
 }
 
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -798,7 +798,7 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
 }
 
 /** An encoding-independent digest of one key's value: equal data, equal digest, however the server stores it. */
-async function logicalDigest(redis: Redis, key: string): Promise<string> {
+export async function logicalDigest(redis: Redis, key: string): Promise<string> {
   const h = createHash('sha256');
   const type = await redis.type(key);
   h.update(`${type}\n`);

@@ -6,27 +6,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey, ChecksumMismatchError, InvalidKeyError, type BackupStore, type FileRef } from './contract';
+import { hasher } from './hash';
 
 const SUM = '.sha256';
 const TMP = '.tmp-';
-
-/** Hashes and counts what passes through. */
-function hasher(): Transform & { result(): { sha256: string; bytes: number } } {
-  const h = createHash('sha256');
-  let bytes = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  }) as Transform & { result(): { sha256: string; bytes: number } };
-  t.result = () => ({ sha256: h.digest('hex'), bytes });
-  return t;
-}
 
 export function createFsStore(dir: string): BackupStore {
   const root = path.resolve(dir);

@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkKey, ChecksumMismatchError, InvalidKeyError, type BackupStore, type FileRef } from './contract';
+import { hasher } from './hash';
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 API. */
@@ -69,21 +70,6 @@ export function s3Client(o: Pick<S3StoreOptions, 'endpoint' | 'region' | 'access
     requestHandler: { connectionTimeout: 5000, socketTimeout: 120_000 },
     maxAttempts: 3,
   });
-}
-
-/** Hashes and counts what passes through. */
-function hasher(): Transform & { result(): { sha256: string; bytes: number } } {
-  const h = createHash('sha256');
-  let bytes = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  }) as Transform & { result(): { sha256: string; bytes: number } };
-  t.result = () => ({ sha256: h.digest('hex'), bytes });
-  return t;
 }
 
 /** `src` through a hasher; an error of `src` fails the hasher too (pipe alone would leave it waiting). */
