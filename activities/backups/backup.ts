@@ -90,7 +90,7 @@ function verificationFailed(message: string): ApplicationFailure {
 }
 
 /** A local temporary folder (0700) for the duration of `fn`. */
-async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'backup-'));
   try {
     return await fn(dir);

@@ -6,9 +6,7 @@
 // failure leaves them as they were. Tools get argument arrays; identifiers are quoted with escapeIdentifier.
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -20,7 +18,7 @@ import { pgConnectionArgs } from '../backup-store/pg-dump';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
-import { readBsonFile, readRedisKeysFile } from './backup';
+import { readBsonFile, readRedisKeysFile, withTempDir } from './backup';
 import {
   ChecksumMismatchError,
   manifestKey,
@@ -34,13 +32,12 @@ import {
   type RedisSource,
 } from './contract';
 import { documentText, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
-import { logicalDigest, parseKeyDump } from './restore';
+import { bsonDocuments, logicalDigest, parseKeyDump } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { createBackupStore } from './store';
 
 const run = promisify(execFile);
 const { EJSON } = BSON;
-const MAX_BSON = 16 * 1024 * 1024 + 16 * 1024;
 
 /** What a restore replaces, per store; a store left out is not touched. */
 export interface LiveSelection {
@@ -119,33 +116,6 @@ const quoted = (table: string): string => {
 
 function setCorrupt(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'BackupSetCorrupt', nonRetryable: true, message });
-}
-
-/** Each document of a mongodump `.bson` file as raw bytes (types kept exactly when deserialized unpromoted). */
-async function* bsonDocuments(file: string): AsyncGenerator<Buffer> {
-  let buf: Buffer = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    buf = buf.length ? Buffer.concat([buf, chunk as Buffer]) : (chunk as Buffer);
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readInt32LE(off);
-      if (len < 5 || len > MAX_BSON) throw new Error(`${path.basename(file)}: no BSON document (length ${len})`);
-      if (buf.length - off < len) break;
-      yield buf.subarray(off, off + len);
-      off += len;
-    }
-    buf = buf.subarray(off);
-  }
-  if (buf.length) throw new Error(`${path.basename(file)}: ${buf.length} bytes after the last whole BSON document (truncated file)`);
-}
-
-async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'rbt-restore-live-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 export type RestoreLiveActivities = ReturnType<typeof createRestoreLiveActivities>;

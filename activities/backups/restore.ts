@@ -155,7 +155,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Each document of a mongodump `.bson` file (BSON documents one after another), as raw bytes. */
-async function* bsonDocuments(file: string): AsyncGenerator<Buffer> {
+export async function* bsonDocuments(file: string): AsyncGenerator<Buffer> {
   let buf: Buffer = Buffer.alloc(0);
   let at = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
