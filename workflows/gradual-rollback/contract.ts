@@ -5,7 +5,7 @@ import { approvalPolicySchema } from '../lib/approval-rules';
 import type { RunbookResult } from '../lib/result';
 import type { RollbackVerification } from '../lib/rollback';
 import { baseInputShape, duration, targetName } from '../lib/schema';
-import { durationMs } from '../../common/duration';
+import { parseDuration } from '../../common/duration';
 
 export const gradualRollbackInputSchema = z
   .object({
@@ -28,10 +28,15 @@ export const gradualRollbackInputSchema = z
   })
   .strict()
   .superRefine((i, ctx) => {
-    const reads = durationMs(i.watchFor) / durationMs(i.watchInterval);
+    // Zod runs this even when a field already failed (its issues are continuable): a bad duration is reported
+    // by its own field, and must not throw here.
+    const watchFor = parseDuration(i.watchFor);
+    const interval = parseDuration(i.watchInterval);
+    if (watchFor === undefined || interval === undefined) return;
+    const reads = watchFor / interval;
     if (reads > 500)
       ctx.addIssue({ code: 'custom', path: ['watchInterval'], message: `watchFor / watchInterval must be at most 500 reads (is ${Math.ceil(reads)})` });
-    if (durationMs(i.watchInterval) < 5000) ctx.addIssue({ code: 'custom', path: ['watchInterval'], message: 'must be at least 5s' });
+    if (interval < 5000) ctx.addIssue({ code: 'custom', path: ['watchInterval'], message: 'must be at least 5s' });
   });
 
 export type GradualRollbackInput = z.input<typeof gradualRollbackInputSchema>;
