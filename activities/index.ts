@@ -6,6 +6,7 @@ import { createBackupSetActivities } from './backups/backup';
 import { createBackupActivities } from './backup-store/pg-dump';
 import { createRestoreActivities } from './backups/restore';
 import { createRestoreLiveActivities } from './backups/restore-live';
+import { createRecoveryActivities } from './backups/recover';
 import { createConnectivityActivities } from './connectivity';
 import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
@@ -34,6 +35,7 @@ export function createActivities(deps: Deps) {
     ...createBackupSetActivities(deps),
     ...createRestoreActivities(deps),
     ...createRestoreLiveActivities(deps),
+    ...createRecoveryActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
     ...createProbeActivities(deps),
@@ -62,6 +64,7 @@ export type {
 export type { BackupSetSummary } from './backups/sets';
 export type { ComparisonResult, DrillSet, FindSetResult, RestoreActivities, RestoreResult, Scratch, SourceComparison } from './backups/restore';
 export type { LiveItem, LiveRestorePlan, LiveSelection, LiveTargets, RestoreLiveActivities, SafetySetResult } from './backups/restore-live';
+export type { AssessResult, RecoveredStore, RecoveryActivities, RecoveryPlan, StoreState } from './backups/recover';
 export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
 export type {
   DataIntegrityCheck,

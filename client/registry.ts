@@ -42,6 +42,13 @@ import {
   type UndoDataRollbackResult,
 } from '../workflows/undo-data-rollback/contract';
 import type { undoDataRollback } from '../workflows/undo-data-rollback/workflow';
+import {
+  disasterRecoveryInputSchema,
+  exampleDisasterRecoveryInput,
+  summarizeDisasterRecovery,
+  type DisasterRecoveryResult,
+} from '../workflows/disaster-recovery/contract';
+import type { disasterRecovery } from '../workflows/disaster-recovery/workflow';
 
 /** Any runbook workflow function: (input, resume?) => result. */
 export type RunbookWorkflow = (input: never, resume?: never) => Promise<RunbookResult>;
@@ -212,6 +219,17 @@ export const runbooks = {
     example: exampleRestoreInput,
     targetOf: (i) => i.service,
     summarize: (r: RestoreResult) => summarizeRestore(r),
+  }),
+  disasterRecovery: defineRunbook<typeof disasterRecovery>({
+    name: 'disaster-recovery',
+    workflowType: 'disasterRecovery',
+    summary:
+      "rebuild a service's lost stores (missing or empty) from the newest verified backup set: approval, service stopped, databases created, restored with indexes, verified, service back and healthy; RTO and data-loss window reported (drill: into scratch copies)",
+    idPrefix: 'disaster-recovery',
+    schema: disasterRecoveryInputSchema,
+    example: exampleDisasterRecoveryInput,
+    targetOf: (i) => i.service,
+    summarize: (r: DisasterRecoveryResult) => summarizeDisasterRecovery(r),
   }),
 };
 

@@ -1,6 +1,7 @@
 // Every workflow type, for the worker's workflowsPath and the replay tests. Export workflow functions
 // only: each export becomes a workflow type.
 export { backup } from './backup/workflow';
+export { disasterRecovery } from './disaster-recovery/workflow';
 export { emergencyRollback } from './emergency-rollback/workflow';
 export { gradualRollback } from './gradual-rollback/workflow';
 export { maintenanceWindow } from './maintenance-window/workflow';

@@ -93,6 +93,24 @@ export class AuditStore {
 
   /** Appends an event; returns false when an event with this key was already there. */
   async record(e: AuditEvent): Promise<boolean> {
+    return this.selfHealing(() => this.insert(e));
+  }
+
+  /**
+   * The audit database may have been rebuilt empty under a running worker (disaster recovery of the
+   * server it shares): a missing table is created again, once, instead of failing every run's audit.
+   */
+  private async selfHealing<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42P01') throw err;
+      await this.migrate();
+      return fn();
+    }
+  }
+
+  private async insert(e: AuditEvent): Promise<boolean> {
     const res = await this.pool.query(
       `INSERT INTO runbook_audit (workflow_id, run_id, runbook, kind, actor, event_key, data)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_key) DO NOTHING`,
@@ -103,6 +121,10 @@ export class AuditStore {
 
   /** Opens an incident once per key; returns its id and whether this call created it. */
   async openIncident(i: IncidentRecord): Promise<{ id: string; created: boolean }> {
+    return this.selfHealing(() => this.insertIncident(i));
+  }
+
+  private async insertIncident(i: IncidentRecord): Promise<{ id: string; created: boolean }> {
     const res = await this.pool.query<{ id: string; created: boolean }>(
       `INSERT INTO runbook_incidents (incident_key, service, severity, title, workflow_id, data) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (incident_key) DO UPDATE SET incident_key = EXCLUDED.incident_key

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Redis } from 'ioredis';
-import { BSON, type Document } from 'mongodb';
+import { BSON, type Db, type Document } from 'mongodb';
 import { Client as PgClient, escapeIdentifier, escapeLiteral, Pool } from 'pg';
 import { pgConnectionArgs } from '../backup-store/pg-dump';
 import type { Deps } from '../deps';
@@ -131,19 +131,19 @@ function nonRetryableChecksum(err: unknown): never {
   throw err;
 }
 
-function checkScratchName(name: string): string {
+export function checkScratchName(name: string): string {
   if (!/^drill_[a-z0-9_]{1,57}$/.test(name))
     throw new UnsafeOperationError(`"${name}" is not a scratch name (drill_ followed by lower-case letters, digits, _)`);
   return name;
 }
 
-function withDatabase(url: string, database: string): string {
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
   return u.toString();
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const srv = createServer();
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
@@ -175,7 +175,7 @@ export async function* bsonDocuments(file: string): AsyncGenerator<Buffer> {
 }
 
 /** A scratch redis-server's password: in a 0600 file of its private folder, never in history or argv. */
-async function scratchRedis(dir: string, port: number): Promise<Redis> {
+export async function scratchRedis(dir: string, port: number): Promise<Redis> {
   const conf = await readFile(path.join(dir, 'redis.conf'), 'utf8');
   const password = /^requirepass (\S+)$/m.exec(conf)?.[1];
   const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
@@ -183,6 +183,81 @@ async function scratchRedis(dir: string, port: number): Promise<Redis> {
   r.on('error', () => undefined);
   await r.connect();
   return r;
+}
+
+/**
+ * Every collection of a mongodump-layout source into `db`: its `.bson` inserted in batches (types kept
+ * exactly: no promotion of Int32/Long/Double), then the indexes of its `.metadata.json`. Heartbeats progress.
+ */
+export async function loadMongoDump(
+  db: Db,
+  src: Extract<BackupSource, { store: 'mongo' }>,
+  io: { download(ref: FileRef): Promise<string>; read(ref: FileRef): Promise<Buffer> },
+): Promise<{ documents: number; indexes: number; bytes: number }> {
+  const progress = { collection: '', documents: 0, collections: 0 };
+  let documents = 0;
+  let indexes = 0;
+  let bytes = 0;
+  await withHeartbeat(
+    async () => {
+      for (const c of src.collections) {
+        progress.collection = c.name;
+        progress.documents = 0;
+        const bsonFile = await io.download(c.bson);
+        const meta = EJSON.parse((await io.read(c.metadata)).toString('utf8'), { relaxed: false }) as { indexes?: Document[]; options?: Document };
+        bytes += c.bson.bytes + c.metadata.bytes;
+        await db.createCollection(c.name);
+        const coll = db.collection(c.name);
+        let batch: Document[] = [];
+        let batchBytes = 0;
+        const flush = async () => {
+          if (!batch.length) return;
+          await coll.insertMany(batch, { ordered: true, forceServerObjectId: false });
+          progress.documents += batch.length;
+          batch = [];
+          batchBytes = 0;
+        };
+        for await (const raw of bsonDocuments(bsonFile)) {
+          batch.push(BSON.deserialize(raw, { promoteValues: false, promoteBuffers: false, bsonRegExp: true }));
+          batchBytes += raw.length;
+          if (batch.length >= BATCH_DOCS || batchBytes >= BATCH_BYTES) await flush();
+        }
+        await flush();
+        await rm(bsonFile, { force: true });
+        documents += progress.documents;
+        const specs = (meta.indexes ?? []).filter((ix) => ix.name !== '_id_').map(({ v: _v, ns: _ns, ...spec }) => spec);
+        if (specs.length) {
+          try {
+            await db.command({ createIndexes: c.name, indexes: specs });
+          } catch (err) {
+            throw new Error(
+              `indexes of ${c.name} (${specs.map((x) => String(x.name)).join(', ')}) could not be created in ${db.databaseName}: ${(err as Error).message}`,
+            );
+          }
+        }
+        indexes += specs.length;
+        progress.collections++;
+      }
+    },
+    () => ({ ...progress }),
+  );
+  return { documents, indexes, bytes };
+}
+
+/** pg_restore of a custom-format dump into `url`, in one transaction, stopping at the first error. */
+export async function pgRestoreDump(pgRestore: string, url: string, file: string, what: { key: string; database: string }): Promise<void> {
+  const conn = pgConnectionArgs(url);
+  await withHeartbeat(
+    (signal) =>
+      run(pgRestore, ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', ...conn.args, file], {
+        env: { ...process.env, ...conn.env },
+        maxBuffer: 16 * 1024 * 1024,
+        signal,
+      }),
+    () => ({ phase: 'pg_restore', database: what.database }),
+  ).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`pg_restore of ${what.key} into ${what.database} failed: ${(err.stderr || err.message).trim().slice(0, 800)}`);
+  });
 }
 
 export type RestoreActivities = ReturnType<typeof createRestoreActivities>;
@@ -356,18 +431,7 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
           () => ({ phase, key: src.file.key }),
         );
         phase = 'pg_restore';
-        const conn = pgConnectionArgs(withDatabase(url, db));
-        await withHeartbeat(
-          (signal) =>
-            run(bin('pg_restore'), ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', ...conn.args, file], {
-              env: { ...process.env, ...conn.env },
-              maxBuffer: 16 * 1024 * 1024,
-              signal,
-            }),
-          () => ({ phase, database: db }),
-        ).catch((err: Error & { stderr?: string }) => {
-          throw new Error(`pg_restore of ${src.file.key} into ${db} failed: ${(err.stderr || err.message).trim().slice(0, 800)}`);
-        });
+        await pgRestoreDump(bin('pg_restore'), withDatabase(url, db), file, { key: src.file.key, database: db });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -414,62 +478,17 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
           );
         await client.db(dbName).dropDatabase();
       }
-      const db = client.db(dbName);
-      const progress = { collection: '', documents: 0, collections: 0 };
-      let documents = 0;
-      let indexes = 0;
-      let bytes = 0;
       const dir = await mkdtemp(path.join(tmpdir(), 'rbt-restore-'));
+      let loaded: { documents: number; indexes: number; bytes: number };
       try {
-        await withHeartbeat(
-          async () => {
-            for (const c of src.collections) {
-              progress.collection = c.name;
-              progress.documents = 0;
-              const bsonFile = await download(c.bson, dir);
-              const meta = EJSON.parse((await store().read(c.metadata).catch(nonRetryableChecksum)).toString('utf8'), { relaxed: false }) as {
-                indexes?: Document[];
-                options?: Document;
-              };
-              bytes += c.bson.bytes + c.metadata.bytes;
-              await db.createCollection(c.name);
-              const coll = db.collection(c.name);
-              let batch: Document[] = [];
-              let batchBytes = 0;
-              const flush = async () => {
-                if (!batch.length) return;
-                await coll.insertMany(batch, { ordered: true, forceServerObjectId: false });
-                progress.documents += batch.length;
-                batch = [];
-                batchBytes = 0;
-              };
-              for await (const raw of bsonDocuments(bsonFile)) {
-                batch.push(BSON.deserialize(raw, { promoteValues: false, promoteBuffers: false, bsonRegExp: true }));
-                batchBytes += raw.length;
-                if (batch.length >= BATCH_DOCS || batchBytes >= BATCH_BYTES) await flush();
-              }
-              await flush();
-              await rm(bsonFile, { force: true });
-              documents += progress.documents;
-              const specs = (meta.indexes ?? []).filter((ix) => ix.name !== '_id_').map(({ v: _v, ns: _ns, ...spec }) => spec);
-              if (specs.length) {
-                try {
-                  await db.command({ createIndexes: c.name, indexes: specs });
-                } catch (err) {
-                  throw new Error(
-                    `indexes of ${c.name} (${specs.map((s) => String(s.name)).join(', ')}) could not be created in ${dbName}: ${(err as Error).message}`,
-                  );
-                }
-              }
-              indexes += specs.length;
-              progress.collections++;
-            }
-          },
-          () => ({ ...progress }),
-        );
+        loaded = await loadMongoDump(client.db(dbName), src, {
+          download: (ref) => download(ref, dir),
+          read: (ref) => store().read(ref).catch(nonRetryableChecksum),
+        });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+      const { documents, indexes, bytes } = loaded;
       return {
         scratch: { store: 'mongo', target: input.target, database: dbName },
         items: src.collections.length,
@@ -528,9 +547,10 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
 
     /**
      * The inventories of the restored copies against the manifest: every table, collection and key set,
-     * its count and checksum (and index count). Every difference is listed, not only the first.
+     * its count and checksum (and index count). Every difference is listed, not only the first. The copies
+     * may be live stores too (disaster recovery compares what it restored in place).
      */
-    async compareWithManifest(input: { service: string; setId: string; scratch: Scratch[] }): Promise<ComparisonResult> {
+    async compareWithManifest(input: { service: string; setId: string; scratch: Scratch[]; partial?: boolean }): Promise<ComparisonResult> {
       const started = Date.now();
       const m = await manifest(input.service, input.setId);
       const out: SourceComparison[] = [];
@@ -545,7 +565,8 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
           }
           const restored = new Set(input.scratch.map((s) => `${s.store}:${s.target}`));
           for (const s of m.sources) {
-            if (!restored.has(`${s.store}:${s.target}`)) {
+            // `partial`: the caller restored only some sources on purpose (disaster recovery left a store holding data alone).
+            if (!input.partial && !restored.has(`${s.store}:${s.target}`)) {
               out.push({
                 store: s.store,
                 target: s.target,

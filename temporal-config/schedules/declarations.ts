@@ -196,8 +196,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     input: { service: 'reports', requestedBy: SCHEDULER, drill: true },
     overlap: 'skip',
     catchupWindow: '12h',
-    paused: true,
-    waitingFor: 'issue 8 (disasterRecovery)',
   },
   {
     id: 'certificate-check',

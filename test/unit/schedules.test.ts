@@ -24,7 +24,10 @@ test('every shipped declaration validates; wired ones pass their runbook schema,
     ['daily-backup', 'backup'],
     ['incremental-backup', 'backup'],
     ['weekly-restore-drill', 'restoreDrill'],
+    ['quarterly-dr-drill', 'disasterRecovery'],
   ]);
+  // The quarterly drill rebuilds into scratch copies: a schedule never recovers over live stores.
+  expect(decl('quarterly-dr-drill').input).toMatchObject({ drill: true });
   for (const w of v.waiting) expect(RUNBOOKS.some((r) => r.name === w.runbook)).toBe(false);
   expect(v.wired.length + v.waiting.length).toBe(SCHEDULES.length);
 });

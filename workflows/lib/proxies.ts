@@ -14,6 +14,7 @@ import type {
   MongoBackupActivities,
   NotifyActivities,
   PlatformActivities,
+  RecoveryActivities,
   ProbeActivities,
   QueueActivities,
   RestoreActivities,
@@ -75,6 +76,8 @@ export const backupSets = proxyActivities<BackupSetActivities>(long);
 export const restores = proxyActivities<RestoreActivities>(long);
 /** Restores over live data (the restore runbook): plan and check, safety set, replace, verify against a manifest. */
 export const liveRestores = proxyActivities<RestoreLiveActivities>(long);
+/** Disaster recovery in place: what each store holds, waiting for servers, whole stores rebuilt from a set. */
+export const recovery = proxyActivities<RecoveryActivities>(long);
 
 /** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering, a rollout). */
 export function waits(
