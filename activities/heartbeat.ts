@@ -2,10 +2,16 @@ import { Context } from '@temporalio/activity';
 
 /**
  * Runs `fn` while heartbeating every `everyMs`, so a dead worker is noticed within the heartbeat timeout
- * and cancellation reaches the activity. `fn` gets the activity's cancellation signal.
+ * and cancellation reaches the activity. `fn` gets the activity's cancellation signal. Called outside an
+ * activity (a benchmark or a test calling the function directly), it just runs `fn`.
  */
 export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, details: () => unknown = () => undefined, everyMs = 2000): Promise<T> {
-  const ctx = Context.current();
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return fn(new AbortController().signal);
+  }
   ctx.heartbeat(details());
   const timer = setInterval(() => ctx.heartbeat(details()), everyMs);
   try {

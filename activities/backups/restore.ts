@@ -586,16 +586,24 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
     /** Drops scratch copies (only ones marked as such); absent ones are fine. Returns what was removed. */
     async dropScratch(input: { scratch: Scratch[] }): Promise<{ dropped: string[] }> {
       const dropped: string[] = [];
-      for (const s of input.scratch) {
-        if (s.store === 'postgres') {
-          if (await dropPostgres(s.target, s.database)) dropped.push(`postgres ${s.target}/${s.database}`);
-        } else if (s.store === 'mongo') {
-          if (await dropMongo(s.target, s.database)) dropped.push(`mongo ${s.target}/${s.database}`);
-        } else if (s.mode === 'keys') {
-          const n = await dropRedisPrefix(s.target, s.prefix);
-          dropped.push(`redis ${s.target} ${s.prefix}* (${n} keys)`);
-        } else if (await stopScratchRedis(s)) dropped.push(`scratch redis-server on 127.0.0.1:${s.port}`);
-      }
+      const progress = { dropping: '' };
+      // Heartbeats: DROP DATABASE waits for a checkpoint, which on a busy server takes longer than the heartbeat timeout.
+      await withHeartbeat(
+        async () => {
+          for (const s of input.scratch) {
+            progress.dropping = `${s.store} ${s.target}`;
+            if (s.store === 'postgres') {
+              if (await dropPostgres(s.target, s.database)) dropped.push(`postgres ${s.target}/${s.database}`);
+            } else if (s.store === 'mongo') {
+              if (await dropMongo(s.target, s.database)) dropped.push(`mongo ${s.target}/${s.database}`);
+            } else if (s.mode === 'keys') {
+              const n = await dropRedisPrefix(s.target, s.prefix);
+              dropped.push(`redis ${s.target} ${s.prefix}* (${n} keys)`);
+            } else if (await stopScratchRedis(s)) dropped.push(`scratch redis-server on 127.0.0.1:${s.port}`);
+          }
+        },
+        () => ({ ...progress, dropped: dropped.length }),
+      );
       return { dropped };
     },
 
