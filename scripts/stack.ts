@@ -62,7 +62,10 @@ async function applyLocalSchedules(): Promise<string[]> {
     return [
       c.bold('Schedules (npm run schedules -- list)'),
       `  applied ${report.applied.length} change(s); ${plan.wired.size} scheduled, ${waiting} waiting for their runbook; UI: http://${HOST}:${PORTS.temporalUi}/namespaces/${DEFAULT_NAMESPACE}/schedules`,
-      ...[...plan.wired.values()].map((w) => `  ${w.scheduleId.padEnd(24)} ${describeWhen(w.decl).padEnd(30)} ${w.decl.runbook}`),
+      ...[...plan.wired.values()].map((w, _, all) => {
+        const width = Math.max(...all.map((x) => describeWhen(x.decl).length));
+        return `  ${w.scheduleId.padEnd(24)} ${describeWhen(w.decl).padEnd(width)}  ${w.decl.runbook}`;
+      }),
       ...report.conflicts.map((x) => `  refused ${x.scheduleId}: ${x.detail}`),
       '',
     ];

@@ -13,7 +13,9 @@ import { Client as PgClient, Pool } from 'pg';
 import type { BackupManifest } from '../../activities/backups/contract';
 import { manifestKey } from '../../activities/backups/contract';
 import { mongoInventory, postgresInventory, redisInventory } from '../../activities/backups/inventory';
+import { createRecoveryActivities } from '../../activities/backups/recover';
 import { createBackupStore } from '../../activities/backups/store';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { startDemo, type DemoService } from '../../demo/server';
 import type { BackupResult } from '../../workflows/backup/contract';
 import type { DisasterRecoveryInput, DisasterRecoveryResult } from '../../workflows/disaster-recovery/contract';
@@ -33,6 +35,8 @@ const cache = `rbt:dr${id}:cache:`;
 const adminToken = randomUUID();
 let setId: string;
 let manifest: BackupManifest;
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+const act = <R>(fn: () => Promise<R>): Promise<R> => new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run<[], R, () => Promise<R>>(fn);
 
 const input = (o: Partial<DisasterRecoveryInput> = {}): DisasterRecoveryInput => ({
   service: 'reports',
@@ -232,6 +236,17 @@ describe('the stores are gone: data directories deleted, servers restarted empty
     expect(f.message).toMatch(/use the restore runbook/);
     expect(await health()).toBe(200);
   }, 60_000);
+
+  test('the rebuild activities themselves refuse a store that holds data, whoever calls them', async () => {
+    const rec = createRecoveryActivities(env.deps);
+    const args = { service: 'reports', setId, workflowId: 'someone-else' };
+    await expect(act(() => rec.recoverPostgres({ ...args, target: 'reports-db' }))).rejects.toThrow(
+      /holds rows .*writes only empty stores: use the restore runbook/,
+    );
+    await expect(act(() => rec.recoverMongo({ ...args, target: 'reports-mongo' }))).rejects.toThrow(/holds documents .*use the restore runbook/);
+    await expect(act(() => rec.recoverRedis({ ...args, target: 'reports-redis' }))).rejects.toThrow(/holds keys under .*use the restore runbook/);
+    expect(await health()).toBe(200);
+  });
 
   test('a drill rebuilds every store into scratch copies, verifies and drops them; the service is not touched', async () => {
     const before = await (await fetch(`${demo.url}/admin/state`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
