@@ -7,17 +7,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
-import { Client as PgClient, escapeIdentifier, escapeLiteral, Pool } from 'pg';
+import { escapeIdentifier, escapeLiteral, Pool } from 'pg';
 import type { Deps } from '../deps';
 import { InvalidTargetError, UnsafeOperationError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
-import { ChecksumMismatchError, type BackupManifest, type BackupSource, type BackupStore, type FileRef } from './contract';
+import { type BackupManifest, type BackupSource, type BackupStore, type FileRef } from './contract';
 import { postgresTables, redisKeys } from './inventory';
 import { drillSet, loadMongoDump, parseKeyDump, pgRestoreDump, scratchRedis, withDatabase, type DrillSet } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
-import { createBackupStore } from './store';
+import { attempt, backupAccess, nonRetryableChecksum, sourceOf, withPg } from './access';
 
 /** What one store of the set holds now. */
 export interface StoreState {
@@ -57,19 +57,6 @@ export interface RecoveredStore {
 const MARK = 'disaster-recovery in progress';
 const MARK_COLLECTION = '_disaster_recovery';
 
-function attempt(): number {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return 1;
-  }
-}
-
-function nonRetryableChecksum(err: unknown): never {
-  if (err instanceof Error && err.name === ChecksumMismatchError.name) throw ApplicationFailure.nonRetryable(err.message, err.name);
-  throw err;
-}
-
 /** A connection error says nothing about data: the server is not back yet. */
 function unreachable(err: unknown): string {
   const e = err as Error & { code?: string };
@@ -79,36 +66,13 @@ function unreachable(err: unknown): string {
 export type RecoveryActivities = ReturnType<typeof createRecoveryActivities>;
 
 export function createRecoveryActivities(deps: Deps, openStore?: () => BackupStore) {
-  let opened: BackupStore | undefined;
-  const store = (): BackupStore => (opened ??= openStore ? openStore() : createBackupStore(deps.config.backups));
-  const bin = (tool: string): string => (deps.config.backups.pgBinDir ? path.join(deps.config.backups.pgBinDir, tool) : tool);
-  const pgUrl = (target: string): string => {
-    const t = deps.config.postgres[target];
-    if (!t) throw new InvalidTargetError(`postgres target "${target}" is not configured`);
-    return t.url;
-  };
+  const { store, bin, pgUrl } = backupAccess(deps, openStore);
   const adminUrl = (target: string): string => withDatabase(pgUrl(target), 'postgres');
 
   async function manifest(service: string, setId: string): Promise<BackupManifest> {
     const m = await readManifest(store(), service, setId).catch(nonRetryableChecksum);
     if (!m) throw new InvalidTargetError(`backup set ${setId} of ${service} has no manifest in ${store().location}`);
     return m;
-  }
-
-  function source<S extends BackupSource['store']>(m: BackupManifest, kind: S, target: string): Extract<BackupSource, { store: S }> {
-    const s = m.sources.find((x) => x.store === kind && x.target === target);
-    if (!s) throw new InvalidTargetError(`backup set ${m.setId} holds no ${kind} source of target "${target}"`);
-    return s as Extract<BackupSource, { store: S }>;
-  }
-
-  async function withPg<T>(url: string, fn: (c: PgClient) => Promise<T>): Promise<T> {
-    const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 3000 });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
   }
 
   /** Tables with at least one row (stops counting at the first); undefined: the database does not exist. */
@@ -244,7 +208,7 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
         async () => {
           for (;;) {
             states = [];
-            for (const want of input.stores) states.push(await assessSource(source(m, want.store, want.target)));
+            for (const want of input.stores) states.push(await assessSource(sourceOf(m, want.store, want.target)));
             const down = states.filter((x) => x.state === 'unreachable');
             if (!down.length) return;
             if (Date.now() > until)
@@ -267,7 +231,7 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
     async recoverPostgres(input: { service: string; setId: string; target: string; workflowId: string }): Promise<RecoveredStore> {
       const started = Date.now();
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'postgres', input.target);
+      const src = sourceOf(m, 'postgres', input.target);
       const db = src.database;
       const mark = `${MARK}: run ${input.workflowId}, set ${input.setId}`;
       const now = await postgresState(input.target, db);
@@ -321,7 +285,7 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
     async recoverMongo(input: { service: string; setId: string; target: string; workflowId: string }): Promise<RecoveredStore> {
       const started = Date.now();
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'mongo', input.target);
+      const src = sourceOf(m, 'mongo', input.target);
       const now = await mongoState(input.target, src.database);
       const ours = now.ours === input.workflowId;
       if (now.withDocs.length && !ours)
@@ -374,7 +338,7 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
     }): Promise<RecoveredStore> {
       const started = Date.now();
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'redis', input.target);
+      const src = sourceOf(m, 'redis', input.target);
       const redis = deps.redis(input.target);
       const prefix = src.mode === 'keys' ? (src.prefix ?? '') : '';
       if (attempt() === 1 && (await anyKey(redis, prefix)))

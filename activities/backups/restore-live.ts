@@ -34,7 +34,7 @@ import {
 import { documentText, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
 import { bsonDocuments, logicalDigest, parseKeyDump } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
-import { createBackupStore } from './store';
+import { backupAccess } from './access';
 
 const run = promisify(execFile);
 const { EJSON } = BSON;
@@ -121,14 +121,7 @@ function setCorrupt(message: string): ApplicationFailure {
 export type RestoreLiveActivities = ReturnType<typeof createRestoreLiveActivities>;
 
 export function createRestoreLiveActivities(deps: Deps, openStore?: () => BackupStore) {
-  let opened: BackupStore | undefined;
-  const store = (): BackupStore => (opened ??= openStore ? openStore() : createBackupStore(deps.config.backups));
-  const bin = (tool: string): string => (deps.config.backups.pgBinDir ? path.join(deps.config.backups.pgBinDir, tool) : tool);
-  const pgUrl = (target: string): string => {
-    const t = deps.config.postgres[target];
-    if (!t) throw new InvalidTargetError(`postgres target "${target}" is not configured`);
-    return t.url;
-  };
+  const { store, bin, pgUrl } = backupAccess(deps, openStore);
   const mongoDb = (target: string) => deps.mongo(target);
 
   async function manifestOf(service: string, setId: string): Promise<BackupManifest> {

@@ -12,18 +12,17 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Redis } from 'ioredis';
 import { BSON, type Db, type Document } from 'mongodb';
-import { Client as PgClient, escapeIdentifier, escapeLiteral, Pool } from 'pg';
+import { escapeIdentifier, escapeLiteral, Pool, type Client as PgClient } from 'pg';
 import { pgConnectionArgs } from '../backup-store/pg-dump';
 import type { Deps } from '../deps';
 import { InvalidTargetError, UnsafeOperationError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
-import { ChecksumMismatchError, manifestKey, type BackupManifest, type BackupSource, type BackupStore, type FileRef, type RedisSource } from './contract';
+import { manifestKey, type BackupManifest, type BackupSource, type BackupStore, type FileRef, type RedisSource } from './contract';
 import { mongoCollections, mongoInventory, postgresInventory, postgresTables, redisInventory, redisKeys } from './inventory';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
-import { createBackupStore } from './store';
+import { attempt, backupAccess, nonRetryableChecksum, sourceOf, withPg } from './access';
 
 const run = promisify(execFile);
 const { EJSON } = BSON;
@@ -115,20 +114,6 @@ export function drillSet(m: BackupManifest): DrillSet {
       return { store: s.store, target: s.target, mode: s.mode, bytes: s.file.bytes, items: s.keys, rows: s.keys };
     }),
   };
-}
-
-function attempt(): number {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return 1;
-  }
-}
-
-/** A checksum mismatch does not heal by retrying: fail the step at once, naming the object. */
-function nonRetryableChecksum(err: unknown): never {
-  if (err instanceof Error && err.name === ChecksumMismatchError.name) throw ApplicationFailure.nonRetryable(err.message, err.name);
-  throw err;
 }
 
 export function checkScratchName(name: string): string {
@@ -264,14 +249,7 @@ export type RestoreActivities = ReturnType<typeof createRestoreActivities>;
 
 /** `openStore`: where the sets are read from; default the configured store (createBackupStore). */
 export function createRestoreActivities(deps: Deps, openStore?: () => BackupStore) {
-  let opened: BackupStore | undefined;
-  const store = (): BackupStore => (opened ??= openStore ? openStore() : createBackupStore(deps.config.backups));
-  const bin = (tool: string): string => (deps.config.backups.pgBinDir ? path.join(deps.config.backups.pgBinDir, tool) : tool);
-  const pgUrl = (target: string): string => {
-    const t = deps.config.postgres[target];
-    if (!t) throw new InvalidTargetError(`postgres target "${target}" is not configured; known: ${Object.keys(deps.config.postgres).join(', ') || '(none)'}`);
-    return t.url;
-  };
+  const { store, bin, pgUrl } = backupAccess(deps, openStore);
   const configuredMongoDatabases = () => new Set(Object.values(deps.config.mongo).map((m) => m.database));
 
   async function manifest(service: string, setId: string): Promise<BackupManifest> {
@@ -281,22 +259,6 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
         `backup set ${setId} of ${service} has no manifest (${manifestKey(service, setId)} in ${store().location}): it is incomplete`,
       );
     return m;
-  }
-
-  function source<S extends BackupSource['store']>(m: BackupManifest, kind: S, target: string): Extract<BackupSource, { store: S }> {
-    const s = m.sources.find((x) => x.store === kind && x.target === target);
-    if (!s) throw new InvalidTargetError(`backup set ${m.setId} holds no ${kind} source of target "${target}"`);
-    return s as Extract<BackupSource, { store: S }>;
-  }
-
-  async function withPg<T>(url: string, fn: (c: PgClient) => Promise<T>): Promise<T> {
-    const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
   }
 
   async function scratchComment(c: PgClient, database: string): Promise<string | undefined | null> {
@@ -404,7 +366,7 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
       const started = Date.now();
       const db = checkScratchName(input.toDatabase);
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'postgres', input.target);
+      const src = sourceOf(m, 'postgres', input.target);
       const url = pgUrl(input.target);
       await withPg(url, async (c) => {
         const comment = await scratchComment(c, db);
@@ -468,7 +430,7 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
       if (configuredMongoDatabases().has(dbName))
         throw new UnsafeOperationError(`mongo database "${dbName}" is a configured target database; refusing to restore into it`);
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'mongo', input.target);
+      const src = sourceOf(m, 'mongo', input.target);
       const client = deps.mongoClient(input.target);
       const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
       if (databases.some((d) => d.name === dbName)) {
@@ -507,7 +469,7 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
     async restoreRedis(input: { service: string; setId: string; target: string; toPrefix: string; replace?: boolean }): Promise<RestoreResult> {
       const started = Date.now();
       const m = await manifest(input.service, input.setId);
-      const src = source(m, 'redis', input.target);
+      const src = sourceOf(m, 'redis', input.target);
       if (src.mode === 'rdb') return restoreRdb(src, started);
       const prefix = input.toPrefix;
       if (!prefix.startsWith(SCRATCH_REDIS_PREFIX) || prefix.length < SCRATCH_REDIS_PREFIX.length + 4)
@@ -559,9 +521,9 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
         async () => {
           for (const s of input.scratch) {
             progress.source = `${s.store}:${s.target}`;
-            if (s.store === 'postgres') out.push(await comparePostgres(source(m, 'postgres', s.target), s));
-            else if (s.store === 'mongo') out.push(await compareMongo(source(m, 'mongo', s.target), s));
-            else out.push(await compareRedis(source(m, 'redis', s.target), s));
+            if (s.store === 'postgres') out.push(await comparePostgres(sourceOf(m, 'postgres', s.target), s));
+            else if (s.store === 'mongo') out.push(await compareMongo(sourceOf(m, 'mongo', s.target), s));
+            else out.push(await compareRedis(sourceOf(m, 'redis', s.target), s));
           }
           const restored = new Set(input.scratch.map((s) => `${s.store}:${s.target}`));
           for (const s of m.sources) {
