@@ -54,6 +54,30 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
+function handle(
+  port: number,
+  dataDir: string,
+  base: string,
+  url: PrivateStore['url'],
+  start: () => Promise<void>,
+  child: () => ChildProcess | undefined,
+): PrivateStore {
+  return {
+    port,
+    dataDir,
+    url,
+    async lose() {
+      await kill(child());
+      rmSync(dataDir, { recursive: true, force: true });
+      await start();
+    },
+    async stop() {
+      await kill(child());
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
 /** A private PostgreSQL cluster (initdb) under /var/tmp (the postgres user must reach it when we are root). */
 export async function privatePostgres(): Promise<PrivateStore> {
   const owner = postgresOwner();
@@ -99,20 +123,7 @@ export async function privatePostgres(): Promise<PrivateStore> {
   };
   const url = (database = 'postgres') => `postgres://postgres:${password}@${HOST}:${port}/${database}`;
   await start();
-  return {
-    port,
-    dataDir,
-    url,
-    async lose() {
-      await kill(child);
-      rmSync(dataDir, { recursive: true, force: true });
-      await start();
-    },
-    async stop() {
-      await kill(child);
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
+  return handle(port, dataDir, base, url, start, () => child);
 }
 
 /** A private FerretDB over its own SQLite directory. */
@@ -147,18 +158,5 @@ export async function privateFerretDB(): Promise<PrivateStore> {
     });
   };
   await start();
-  return {
-    port,
-    dataDir,
-    url,
-    async lose() {
-      await kill(child);
-      rmSync(dataDir, { recursive: true, force: true });
-      await start();
-    },
-    async stop() {
-      await kill(child);
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
+  return handle(port, dataDir, base, url, start, () => child);
 }

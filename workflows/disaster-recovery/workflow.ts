@@ -15,7 +15,8 @@ import type { RecoveredStore, RecoveryPlan, Scratch, StoreState } from '../../ac
 import { durationMs } from '../../common/duration';
 import { ErrorType } from '../lib/errors';
 import { invalidInput, runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
-import { health, lookups, platform, recovery, restores, verify } from '../lib/proxies';
+import { health, lookups, recovery, restores, verify } from '../lib/proxies';
+import { resumeWritesAsBefore, stopWrites } from '../lib/writes';
 import { defaultRestoreApproval } from '../restore/contract';
 import { humanMs, scratchNames } from '../restore-drill/contract';
 import {
@@ -253,12 +254,10 @@ function steps(input: DisasterRecoveryParams, t: Target): Array<DStep | false> {
         },
       },
       run: async (r) => {
-        const before = await platform.platformState({ service });
-        r.state.before = { replicas: before.replicas, maintenance: before.maintenance };
-        await platform.setMaintenanceMode({ service, enabled: true });
-        await platform.scaleWorkers({ service, replicas: 0 });
+        const stopped = await stopWrites(service);
+        r.state.before = stopped.before;
         r.state.stopped = true;
-        return `processors ${before.replicas} -> 0; maintenance mode on`;
+        return stopped.detail;
       },
     },
     {
@@ -313,11 +312,9 @@ function steps(input: DisasterRecoveryParams, t: Target): Array<DStep | false> {
       changes: true,
       title: `bring ${service} back: processors and maintenance mode as they were`,
       run: async (r) => {
-        const b = r.state.before!;
-        await platform.scaleWorkers({ service, replicas: b.replicas });
-        await platform.setMaintenanceMode({ service, enabled: b.maintenance });
+        const done = await resumeWritesAsBefore(service, r.state.before!);
         r.state.back = true;
-        return `processors back to ${b.replicas}; maintenance mode ${b.maintenance ? 'left on (as before)' : 'off'}`;
+        return done;
       },
     },
     {

@@ -12,7 +12,8 @@ import { setIdOf } from '../../common/backup-set-id';
 import type { ApprovalPolicy } from '../lib/approval-rules';
 import { ErrorType } from '../lib/errors';
 import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
-import { liveRestores, platform } from '../lib/proxies';
+import { liveRestores } from '../lib/proxies';
+import { resumeWritesAsBefore, stopWrites } from '../lib/writes';
 import { defaultRestoreApproval, describeItem, restoreInputSchema, type RestoreInput, type RestoreParams, type RestoreResult } from './contract';
 
 const TYPE = 'restore';
@@ -52,10 +53,9 @@ const selection = (t: Target): string => t.plan.items.map(describeItem).join('; 
 async function resumeWrites(service: string, r: RRun): Promise<string> {
   const b = r.state.before;
   if (!b) return 'writes were not stopped';
-  await platform.setMaintenanceMode({ service, enabled: b.maintenance });
-  await platform.scaleWorkers({ service, replicas: b.replicas });
+  const done = await resumeWritesAsBefore(service, b);
   r.state.resumed = true;
-  return `processors back to ${b.replicas}; maintenance mode ${b.maintenance ? 'left on (as before)' : 'off'}`;
+  return done;
 }
 
 /** Pages on-call after a failed restore: what went wrong and what state the data is in now. */
@@ -119,12 +119,10 @@ function steps(input: RestoreParams, t: Target): RStep[] {
         },
       },
       run: async (r) => {
-        const before = await platform.platformState({ service });
-        r.state.before = { replicas: before.replicas, maintenance: before.maintenance };
-        await platform.setMaintenanceMode({ service, enabled: true });
-        await platform.scaleWorkers({ service, replicas: 0 });
+        const stopped = await stopWrites(service);
+        r.state.before = stopped.before;
         r.state.stopped = true;
-        return `processors ${before.replicas} -> 0; maintenance mode on`;
+        return stopped.detail;
       },
     },
     {
