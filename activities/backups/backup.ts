@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -169,6 +169,37 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
     return stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
   }
 
+  /**
+   * pg_restore --list of a dump while it streams into the store: write the dump to `stdin`. pg_restore
+   * reads only the header and the table of contents, which pg_dump writes first, then exits; the rest of
+   * the dump is not for it (its pipe's EPIPE is expected). `entries`: the TABLE DATA entries.
+   */
+  function pgRestoreListing(name: string): { stdin: Writable; entries: Promise<number>; stop: () => void } {
+    const child = spawn(bin('pg_restore'), ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    let partial = '';
+    let tableData = 0;
+    const count = (lines: string[]) => (tableData += lines.filter((l) => / TABLE DATA /.test(l)).length);
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      const lines = (partial + c).split('\n');
+      partial = lines.pop() ?? '';
+      count(lines);
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
+    child.stdin.on('error', () => undefined);
+    const entries = new Promise<number>((resolve, reject) => {
+      child.on('error', (err) => reject(new Error(`pg_restore --list of ${name} could not start: ${err.message}`)));
+      child.on('close', (code, sig) => {
+        count([partial]);
+        if (code === 0) resolve(tableData);
+        else reject(new Error(`pg_restore --list cannot read ${name}: ${(stderr || `${sig ?? `exit ${code}`}`).trim().slice(0, 300)}`));
+      });
+    });
+    // A failed dump fails its listing too: the dump's error is the one reported, this one is not left unhandled.
+    entries.catch(() => undefined);
+    return { stdin: child.stdin, entries, stop: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGTERM')) };
+  }
+
   /** The recorded source of an earlier attempt, when every object it names is in the store unchanged. */
   async function reusable<S extends BackupSource>(key: string, files: (s: S) => FileRef[]): Promise<SourceResult<S> | undefined> {
     if (!(await store.stat(key))) return undefined;
@@ -211,7 +242,9 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
     /**
      * pg_dump -Fc of a whole database, streamed into the store, with the rows and checksum of every table
      * taken in the same snapshot as the dump (an exported snapshot), so the manifest describes exactly the
-     * data the dump holds even while the service writes.
+     * data the dump holds even while the service writes. pg_restore --list reads the dump as it streams by,
+     * not back from the store: the store hashes exactly the bytes it writes, and verifySet reads every object
+     * back against that checksum before the set counts as verified.
      */
     async backupSetPostgres(input: SetInput & { target: string }): Promise<SourceResult<PostgresSource>> {
       const cfg = deps.config.postgres[input.target];
@@ -231,6 +264,7 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
       const client = await deps.pg(input.target).connect();
       let file: FileRef;
       let tables: PostgresSource['tables'];
+      let tableData: number;
       const software: Record<string, string> = {};
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -247,7 +281,8 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
         });
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
-        const out = new PassThrough();
+        const listing = pgRestoreListing(`the dump of ${input.target}`);
+        const out = teeing(listing.stdin);
         child.stdout.pipe(out, { end: false });
         // The object is complete only if pg_dump says so: a failed dump never becomes a visible object.
         const exited = new Promise<Error | undefined>((resolve) => {
@@ -264,7 +299,10 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
         // Counted on pg_dump's side: a 'data' listener on `out` would start it flowing before the store reads it.
         child.stdout.on('data', (c: Buffer) => (dumping.bytes += c.length));
         const cancelled = cancellation();
-        const kill = () => child.kill('SIGTERM');
+        const kill = () => {
+          child.kill('SIGTERM');
+          listing.stop();
+        };
         cancelled.addEventListener('abort', kill);
         try {
           // The rows and checksums are read in the same snapshot while pg_dump writes: two readers at once
@@ -276,19 +314,17 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
           });
           heartbeat({ step: 'inventory', target: input.target });
           tables = await inventory;
+          heartbeat({ step: 'check', target: input.target });
+          tableData = await listing.entries;
         } finally {
           cancelled.removeEventListener('abort', kill);
           if (child.exitCode === null) child.kill('SIGTERM');
+          listing.stop();
         }
       } finally {
         await client.query('ROLLBACK').catch(() => undefined);
         client.release();
       }
-      heartbeat({ step: 'check', target: input.target });
-      const tableData = await withTempDir(async (dir) => {
-        await store.download(file, path.join(dir, 'check.dump'));
-        return pgRestoreList(path.join(dir, 'check.dump'));
-      });
       if (tables.length > 0 && tableData === 0)
         throw verificationFailed(`the dump of ${input.target} holds no table data although the database has ${tables.length} tables`);
       const source: PostgresSource = { store: 'postgres', target: input.target, database, file, tables, ms: Date.now() - started };
@@ -560,6 +596,30 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
     verifySet: beating(activities.verifySet.bind(activities)),
     applyRetention: beating(activities.applyRetention.bind(activities)),
   };
+}
+
+/**
+ * A pass-through that also writes what flows through it to `side`, at `side`'s pace, until `side` closes:
+ * a reader of the stream's head (pg_restore --list reads a dump's table of contents, then exits) is never
+ * overrun, and once it is gone the stream goes on without it. Not `pipe` to two destinations: a destination
+ * destroyed while the source waits for its 'drain' can leave the source paused for good.
+ */
+function teeing(side: Writable): Transform {
+  const open = () => !side.destroyed && !side.writableEnded;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (!open() || side.write(chunk)) return done(null, chunk);
+      const go = () => {
+        side.off('drain', go).off('close', go);
+        done(null, chunk);
+      };
+      side.on('drain', go).on('close', go);
+    },
+    flush(done) {
+      if (open()) side.end();
+      done();
+    },
+  });
 }
 
 const progress = new AsyncLocalStorage<{ details: unknown }>();
