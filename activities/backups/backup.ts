@@ -414,14 +414,23 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
         if (status !== 'ok') throw new Error(`BGSAVE of ${input.target} failed (rdb_last_bgsave_status:${status}); see the server's log`);
         const [, dir] = (await redis.config('GET', 'dir')) as [string, string];
         const [, name] = (await redis.config('GET', 'dbfilename')) as [string, string];
-        const keyspace = await redis.info('keyspace');
-        const keys = [...keyspace.matchAll(/keys=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
         const file = await store.put(`${setBase}redis/${input.target}.rdb`, { file: path.join(dir, name) });
-        const head = await withTempDir(async (d) => {
+        // The keys are counted in the stored snapshot itself (redis-check-rdb also checks its structure and
+        // checksum): INFO keyspace after the save counts what clients wrote since, not what the file holds.
+        const checked = await withTempDir(async (d) => {
           await store.download(file, path.join(d, 'check.rdb'));
-          return (await readFile(path.join(d, 'check.rdb'))).subarray(0, 5).toString('latin1');
+          if ((await readFile(path.join(d, 'check.rdb'))).subarray(0, 5).toString('latin1') !== 'REDIS') return undefined;
+          return run('redis-check-rdb', [path.join(d, 'check.rdb')], { maxBuffer: 64 * 1024 * 1024 }).then(
+            (r) => r.stdout,
+            (err: Error & { stdout?: string }) => `FAILED ${err.stdout ?? err.message}`,
+          );
         });
-        if (head !== 'REDIS') throw verificationFailed(`${file.key} does not start with the RDB signature "REDIS"`);
+        if (checked === undefined) throw verificationFailed(`${file.key} does not start with the RDB signature "REDIS"`);
+        const read = /(\d+) keys read/.exec(checked);
+        if (checked.startsWith('FAILED') || !read)
+          throw verificationFailed(`${file.key}: redis-check-rdb does not accept it: ${checked.trim().split('\n').slice(-3).join(' | ').slice(0, 400)}`);
+        // Keys already expired in the snapshot are not loaded by a server that reads it.
+        const keys = Number(read[1]) - Number(/(\d+) already expired/.exec(checked)?.[1] ?? 0);
         const source: RedisSource = { store: 'redis', target: input.target, mode: 'rdb', file, keys, checksum: file.sha256, ms: Date.now() - started };
         return record(rKey, { source, software, reused: false });
       }

@@ -15,7 +15,7 @@ import { InvalidTargetError, UnsafeOperationError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
 import { type BackupManifest, type BackupSource, type BackupStore, type FileRef } from './contract';
 import { postgresTables, redisKeys } from './inventory';
-import { drillSet, loadMongoDump, parseKeyDump, pgRestoreDump, scratchRedis, withDatabase, type DrillSet } from './restore';
+import { drillSet, loadMongoDump, parseKeyDump, pgRestoreDump, restoreKeyEntries, scratchRedis, withDatabase, type DrillSet } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { attempt, backupAccess, nonRetryableChecksum, sourceOf, withPg } from './access';
 
@@ -365,18 +365,8 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
       let restored = 0;
       await withHeartbeat(
         async () => {
-          for (let i = 0; i < entries.length; i += 500) {
-            const pipe = redis.pipeline();
-            // REPLACE only on a retry: the first attempt found the prefix empty, so what is there is this run's.
-            for (const e of entries.slice(i, i + 500)) {
-              if (attempt() > 1) pipe.restore(e.key, Math.max(0, e.pttl), e.payload, 'REPLACE');
-              else pipe.restore(e.key, Math.max(0, e.pttl), e.payload);
-            }
-            const results = (await pipe.exec()) ?? [];
-            const failed = results.find(([err]) => err);
-            if (failed) throw new Error(`RESTORE into ${input.target} failed: ${(failed[0] as Error).message}`);
-            restored += results.length;
-          }
+          // REPLACE only on a retry: the first attempt found the prefix empty, so what is there is this run's.
+          await restoreKeyEntries(redis, entries, { replace: attempt() > 1, where: `into ${input.target}`, onBatch: (n) => (restored += n) });
         },
         () => ({ restored, of: entries.length }),
       );

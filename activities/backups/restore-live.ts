@@ -32,7 +32,7 @@ import {
   type RedisSource,
 } from './contract';
 import { documentText, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
-import { bsonDocuments, logicalDigest, parseKeyDump } from './restore';
+import { bsonDocuments, logicalDigest, parseKeyDump, restoreKeyEntries } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { backupAccess } from './access';
 
@@ -230,12 +230,7 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
       const now = await keysUnder(redis, prefix);
       for (let i = 0; i < now.length; i += 500) await redis.unlink(...now.slice(i, i + 500));
       const mine = entries.filter((e) => e.key.startsWith(prefix));
-      for (let i = 0; i < mine.length; i += 500) {
-        const pipe = redis.pipeline();
-        for (const e of mine.slice(i, i + 500)) pipe.restore(e.key, Math.max(0, e.pttl), e.payload, 'REPLACE');
-        const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
-        if (failed) throw new Error(`RESTORE under ${prefix} on ${src.target} failed: ${(failed[0] as Error).message}`);
-      }
+      await restoreKeyEntries(redis, mine, { replace: true, where: `under ${prefix} on ${src.target}` });
       out.push({ name: `${prefix}*`, restored: mine.length });
     }
     return out;

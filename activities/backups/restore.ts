@@ -483,18 +483,14 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
       let restored = 0;
       await withHeartbeat(
         async () => {
-          for (let i = 0; i < entries.length; i += 500) {
-            const pipe = redis.pipeline();
-            for (const e of entries.slice(i, i + 500)) {
-              if (!e.key.startsWith(from)) throw new Error(`${src.file.key}: key "${e.key}" is not under the set's prefix "${from}"`);
-              // REPLACE: a retry overwrites its own half-restored copy. A TTL is restored as recorded.
-              pipe.restore(prefix + e.key.slice(from.length), Math.max(0, e.pttl), e.payload, 'REPLACE');
-            }
-            const results = (await pipe.exec()) ?? [];
-            const failed = results.find(([err]) => err);
-            if (failed) throw new Error(`RESTORE under ${prefix} failed: ${(failed[0] as Error).message}`);
-            restored += results.length;
-          }
+          for (const e of entries) if (!e.key.startsWith(from)) throw new Error(`${src.file.key}: key "${e.key}" is not under the set's prefix "${from}"`);
+          // REPLACE: a retry overwrites its own half-restored copy.
+          await restoreKeyEntries(redis, entries, {
+            rename: (k) => prefix + k.slice(from.length),
+            replace: true,
+            where: `under ${prefix}`,
+            onBatch: (n) => (restored += n),
+          });
         },
         () => ({ restored, of: entries.length }),
       );
@@ -807,6 +803,32 @@ export async function logicalDigest(redis: Redis, key: string): Promise<string> 
 }
 
 /** One key of a `keys` dump: its name, remaining TTL in ms (0 or less: none) and DUMP payload. */
+/**
+ * RESTOREs keys in pipelined batches of 500, each with its recorded TTL; `rename` maps a key to where it
+ * goes. Without `replace` a key that exists fails the batch (BUSYKEY). Returns how many were restored.
+ */
+export async function restoreKeyEntries(
+  redis: Redis,
+  entries: ReadonlyArray<{ key: string; pttl: number; payload: Buffer }>,
+  opts: { rename?: (key: string) => string; replace: boolean; where: string; onBatch?: (restored: number) => void },
+): Promise<number> {
+  let restored = 0;
+  for (let i = 0; i < entries.length; i += 500) {
+    const pipe = redis.pipeline();
+    for (const e of entries.slice(i, i + 500)) {
+      const key = opts.rename ? opts.rename(e.key) : e.key;
+      if (opts.replace) pipe.restore(key, Math.max(0, e.pttl), e.payload, 'REPLACE');
+      else pipe.restore(key, Math.max(0, e.pttl), e.payload);
+    }
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw new Error(`RESTORE ${opts.where} failed: ${(failed[0] as Error).message}`);
+    restored += results.length;
+    opts.onBatch?.(results.length);
+  }
+  return restored;
+}
+
 export interface KeyDumpEntry {
   key: string;
   pttl: number;
