@@ -15,12 +15,12 @@ import { manifestKey } from '../../activities/backups/contract';
 import { mongoInventory, postgresInventory, redisInventory } from '../../activities/backups/inventory';
 import { createRecoveryActivities } from '../../activities/backups/recover';
 import { createBackupStore } from '../../activities/backups/store';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { startDemo, type DemoService } from '../../demo/server';
 import type { BackupResult } from '../../workflows/backup/contract';
 import type { DisasterRecoveryInput, DisasterRecoveryResult } from '../../workflows/disaster-recovery/contract';
 import { summarizeDisasterRecovery } from '../../workflows/disaster-recovery/contract';
 import { approve } from '../../workflows/lib/approval';
+import { act } from '../helpers/backups';
 import { createTestEnv, redisUrl, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 import { privateFerretDB, privatePostgres, type PrivateStore } from '../helpers/private-stores';
@@ -35,8 +35,6 @@ const cache = `rbt:dr${id}:cache:`;
 const adminToken = randomUUID();
 let setId: string;
 let manifest: BackupManifest;
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-const act = <R>(fn: () => Promise<R>): Promise<R> => new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run<[], R, () => Promise<R>>(fn);
 
 const input = (o: Partial<DisasterRecoveryInput> = {}): DisasterRecoveryInput => ({
   service: 'reports',

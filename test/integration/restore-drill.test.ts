@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { BSON, Long, ObjectId, Binary, Double, Int32 } from 'mongodb';
 import { Client as PgClient } from 'pg';
 import { runbooks } from '../../client/registry';
@@ -19,15 +18,13 @@ import { createBackupStore } from '../../activities/backups/store';
 import type { RestoreDrillInput } from '../../workflows/restore-drill/contract';
 import { summarizeRestoreDrill } from '../../workflows/restore-drill/contract';
 import { plan } from '../../workflows/lib/progress';
+import { act, backupSet as backupSetOf } from '../helpers/backups';
 import { createTestEnv, pgUrl, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 import { failureOf } from '../helpers/runs';
 
 let env: TestEnv;
 let setA: string;
-const mock = (attempt = 1) => new MockActivityEnvironment({ attempt }, { logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
-/** Runs an activity function as attempt `attempt` of an activity (heartbeats, attempt number). */
-const act = <R>(fn: () => Promise<R>, attempt = 1): Promise<R> => mock(attempt).run<[], R, () => Promise<R>>(fn);
 
 const input = (o: Partial<RestoreDrillInput> = {}): RestoreDrillInput => ({ service: 'reports', requestedBy: 'bob', reason: 'test restore drill', ...o });
 const start = (i: RestoreDrillInput, prefix = 'drill') =>
@@ -80,22 +77,6 @@ async function seedVariedData(): Promise<void> {
   await pipe.exec();
 }
 
-/** A verified backup set of the env's Postgres database, Mongo database and Redis keys, made by the backup activities. */
-async function backupSet(): Promise<string> {
-  const b = createBackupSetActivities(env.deps);
-  const setId = setIdOf(new Date(), randomUUID());
-  const set = { service: 'reports', setId };
-  const startedAt = new Date().toISOString();
-  const results = [
-    await act(() => b.backupSetPostgres({ ...set, target: 'reports-db' })),
-    await act(() => b.backupSetMongo({ ...set, target: 'reports-mongo' })),
-    await act(() => b.backupSetRedis({ ...set, target: 'reports-redis', mode: 'keys', prefix: `rbt:${env.id}:data:` })),
-  ];
-  await act(() => b.writeManifest({ ...set, workflowId: 'test', startedAt, results }));
-  await act(() => b.verifySet(set));
-  return setId;
-}
-
 /** A copy of a set under a new id, with its manifest changed by `edit` (the store records the new checksums). */
 async function copySet(from: string, edit: (m: BackupManifest, to: string) => Promise<void> | void): Promise<string> {
   const store = createBackupStore(env.config.backups);
@@ -115,7 +96,7 @@ async function copySet(from: string, edit: (m: BackupManifest, to: string) => Pr
 beforeAll(async () => {
   env = await createTestEnv();
   await seedVariedData();
-  setA = await backupSet();
+  setA = await backupSetOf(env, `rbt:${env.id}:data:`);
   await env.startWorker();
 });
 afterAll(async () => {

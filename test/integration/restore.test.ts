@@ -5,13 +5,12 @@
 // fails verification puts the safety backup back, pages on-call and fails; dry runs, rejections and bad
 // input change nothing.
 import { randomUUID } from 'node:crypto';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createBackupSetActivities } from '../../activities/backups/backup';
 import { manifestKey, setIdOf, setPrefix, type BackupManifest } from '../../activities/backups/contract';
 import { createBackupStore } from '../../activities/backups/store';
 import type { RestoreInput, RestoreResult } from '../../workflows/restore/contract';
 import { summarizeRestore } from '../../workflows/restore/contract';
 import { approve } from '../../workflows/lib/approval';
+import { backupSet as backupSetOf } from '../helpers/backups';
 import { createTestEnv, workflowId, type TestEnv } from '../helpers/env';
 import { saveHistoryIfRecording } from '../helpers/histories';
 import { failureOf, gateOpen, platform, startRun, type RunHandle } from '../helpers/runs';
@@ -21,8 +20,6 @@ let setA: string;
 let cache: string;
 /** The data as the backup set holds it (taken right after the set). */
 let good: Snapshot;
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-const act = <R>(fn: () => Promise<R>): Promise<R> => new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run<[], R, () => Promise<R>>(fn);
 
 const input = (o: Partial<RestoreInput> = {}): RestoreInput => ({
   service: 'reports',
@@ -67,22 +64,6 @@ async function corrupt(tag: string): Promise<void> {
   await env.redis.set(`${cache}k:1`, `bad ${tag}`);
   await env.redis.del(`${cache}k:2`);
   await env.redis.set(`${cache}k:new-${tag}`, 'not in the set');
-}
-
-/** A verified backup set of the env (Postgres, Mongo, the cache keys), written by the backup activities. */
-async function backupSet(): Promise<string> {
-  const b = createBackupSetActivities(env.deps);
-  const setId = setIdOf(new Date(), randomUUID());
-  const set = { service: 'reports', setId };
-  const startedAt = new Date().toISOString();
-  const results = [
-    await act(() => b.backupSetPostgres({ ...set, target: 'reports-db' })),
-    await act(() => b.backupSetMongo({ ...set, target: 'reports-mongo' })),
-    await act(() => b.backupSetRedis({ ...set, target: 'reports-redis', mode: 'keys', prefix: cache })),
-  ];
-  await act(() => b.writeManifest({ ...set, workflowId: 'test', startedAt, results }));
-  await act(() => b.verifySet(set));
-  return setId;
 }
 
 /** A copy of a set under a new id whose manifest expects another checksum of public.report_runs. */
@@ -133,7 +114,7 @@ beforeAll(async () => {
   const pipe = env.redis.pipeline();
   for (let i = 0; i < 50; i++) pipe.set(`${cache}k:${i}`, `value ${i}`);
   await pipe.exec();
-  setA = await backupSet();
+  setA = await backupSetOf(env, cache);
   good = await snapshot();
   await env.startWorker();
 });
