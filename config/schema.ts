@@ -33,19 +33,96 @@ export const localPlatformSchema = z.object({
   token: z.string().min(1).describe('bearer token for the admin API (secret: use ${VAR})'),
 });
 
+const duration = (def: string) =>
+  z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
+    .default(def);
+
+/** Seed 004 "Alert Thresholds": queue > 500 warning, > 1000 critical; failed > 100 warning, > 500 critical. */
+export const queueThresholdsSchema = z
+  .object({
+    warning: z.number().int().min(0).default(500).describe('waiting jobs above this: warning'),
+    critical: z.number().int().min(0).default(1000).describe('waiting jobs above this: critical'),
+    failedWarning: z.number().int().min(0).default(100).describe('failed jobs above this: warning'),
+    failedCritical: z.number().int().min(0).default(500).describe('failed jobs above this: critical'),
+  })
+  .strict();
+
 export const queueSchema = z.object({
   redis: name.describe('name of a redis target'),
   pending: z.string().min(1).default('report_jobs_queue').describe('list of jobs waiting'),
   processing: z.string().min(1).default('report_jobs_processing').describe('list of jobs being worked on'),
   failed: z.string().min(1).default('report_jobs_failed').describe('list of jobs that failed'),
   probeUrl: z.string().url().optional().describe('probe API: POST {probeUrl} {"probeId"} enqueues a probe job; GET {probeUrl}/{id} gives its status'),
+  thresholds: queueThresholdsSchema.prefault({}).describe('depth thresholds the queue-recovery check reports against'),
+  stuckAfter: duration('10m').describe('a job held in the processing list longer than this is stuck (queue-recovery puts it back)'),
+  maxAttempts: z.number().int().min(1).max(100).default(3).describe('a stuck job put back this many times goes to the failed list instead'),
 });
+
+/** The seeds' cache-warming job (002 "Cache Warming"), and what cache invalidation may touch. */
+export const CACHE_METRICS = ['task_totals', 'completion_rate', 'priority_distribution', 'status_distribution', 'productivity_score'] as const;
+
+export const cacheSchema = z
+  .object({
+    redis: name.describe('name of the redis target holding the cache'),
+    postgres: name.describe('name of the postgres target the cached metrics are computed from (tables app_users, user_tasks)'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_:.-]{1,100}$/, 'must be 1-100 letters, digits and _ : . - (no glob characters)')
+      .default('analytics:')
+      .describe('every cache key starts with this: <prefix><userId>:<metric>'),
+    ttl: duration('7h').describe('TTL of a warmed key (seed 002 warms every 6 hours: a key outlives one warming interval)'),
+    activeDays: z.number().int().min(1).max(365).default(7).describe('users active in the last N days are warmed (seed 002 ACTIVE_USER_THRESHOLD_DAYS)'),
+    metrics: z
+      .array(z.enum(CACHE_METRICS))
+      .min(1)
+      .default([...CACHE_METRICS])
+      .describe('metrics cached per user (seed 002 METRICS_TO_CACHE)'),
+    hitRate: z
+      .object({
+        warnBelow: z.number().min(0).max(1).default(0.8).describe('seed 002: "Target: Cache hit rate > 80%"'),
+        actBelow: z.number().min(0).max(1).default(0.7).describe('seed 002: "Hit rate < 70%: Investigate cache strategy"'),
+      })
+      .strict()
+      .prefault({}),
+    maxInvalidate: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe('an invalidation matching more keys than this needs force: true (the count is shown first)'),
+    protect: z
+      .array(z.string().min(1).max(200))
+      .default([])
+      .describe('Redis glob patterns invalidation never unlinks, whatever the pattern (queues, platform state)'),
+  })
+  .strict();
+
+/** BullMQ queues of a service (seed 004: webhooks, reports, notifications). */
+export const bullmqSchema = z
+  .object({
+    redis: name.describe('name of the redis target BullMQ uses'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_:.-]{1,100}$/)
+      .default('bull')
+      .describe("BullMQ's key prefix (its `prefix` option)"),
+    queues: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ and -'))
+      .min(1)
+      .describe('queue names, e.g. ["webhooks", "reports", "notifications"]'),
+    thresholds: queueThresholdsSchema.prefault({}),
+  })
+  .strict();
 
 export const serviceSchema = z.object({
   description: z.string().optional(),
   healthUrl: z.string().url().describe('GET returns 2xx when the service is healthy'),
   platform: z.discriminatedUnion('kind', [localPlatformSchema]),
   queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
+  bullmq: bullmqSchema.optional().describe('BullMQ queues of the service (queue-recovery acts on them through BullMQ)'),
+  cache: cacheSchema.optional().describe('the per-user metrics cache (cache-warm, cache-invalidate)'),
   postgres: z.array(name).default([]).describe('postgres targets the service owns (first is the default)'),
   mongo: z.array(name).default([]).describe('mongo targets the service owns (first is the default)'),
   smoke: z
@@ -258,7 +335,8 @@ export const configSchema = z
       const refs: Array<[string, string[], Record<string, unknown>]> = [
         ['postgres', svc.postgres, cfg.postgres],
         ['mongo', svc.mongo, cfg.mongo],
-        ['redis', svc.queue ? [svc.queue.redis] : [], cfg.redis],
+        ['redis', [svc.queue?.redis, svc.cache?.redis, svc.bullmq?.redis].filter((n): n is string => !!n), cfg.redis],
+        ['postgres', svc.cache ? [svc.cache.postgres] : [], cfg.postgres],
       ];
       for (const [kind, names, known] of refs) {
         for (const n of names) {

@@ -159,6 +159,13 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
         healthUrl: `${demo.url}/health`,
         platform: { kind: 'local', adminUrl: `${demo.url}/admin`, token: adminToken },
         queue: { redis: 'reports-redis', ...queue, probeUrl: `${demo.url}/probes` },
+        bullmq: { redis: 'reports-redis', prefix: `rbt:${id}:bull`, queues: ['webhooks', 'reports', 'notifications'] },
+        cache: {
+          redis: 'reports-redis',
+          postgres: 'reports-db',
+          prefix: `rbt:${id}:analytics:`,
+          protect: [`rbt:${id}:platform*`, `rbt:${id}:report_jobs_*`, `rbt:${id}:bull:*`],
+        },
         postgres: ['reports-db'],
         mongo: ['reports-mongo'],
         environment: 'local',
