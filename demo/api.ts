@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
+import type { BullQueues } from './bullmq';
 import type { Deployments } from './deployments';
 import type { FeatureFlags } from './flags';
 import { newJobId, type Job, type QueueNames } from './jobs';
@@ -25,11 +26,12 @@ export interface ApiOptions {
   metrics: DemoMetrics;
   deployments: Deployments;
   flags: FeatureFlags;
+  bull?: BullQueues;
 }
 
 const probeId = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' } as const;
 
-export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, deployments, flags }) => {
+export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mongo, queue, store, processors, probes, metrics, deployments, flags, bull }) => {
   // Latency of this plugin's routes (the public API; the admin API is a plugin of its own).
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpSeconds.observe({ route: req.routeOptions.url ?? 'unknown' }, reply.elapsedTime / 1000);
@@ -119,6 +121,42 @@ export const api: FastifyPluginAsync<ApiOptions> = async (app, { pool, redis, mo
       const status = await probes.status(req.params.probeId);
       if (!status) return reply.code(404).send({ error: `no probe ${req.params.probeId} (unknown, or older than an hour)` });
       return { probeId: req.params.probeId, status };
+    },
+  );
+
+  // Seed 004's /api/v1/queue/stats: the list layout's lengths and every BullMQ queue's counts.
+  app.get('/queue/stats', async () => {
+    const [pending, processing, failed] = await Promise.all([redis.llen(queue.pending), redis.llen(queue.processing), redis.llen(queue.failed)]);
+    return { list: { pending, processing, failed }, bullmq: bull ? await bull.counts() : {} };
+  });
+
+  // Enqueues into a BullMQ queue. An id is a BullMQ job id: not all digits (BullMQ's own ids are), no colon.
+  app.post<{ Params: { queue: string }; Body: { id?: string; fail?: boolean; data?: Record<string, unknown> } | undefined }>(
+    '/queues/:queue/jobs',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['queue'],
+          additionalProperties: false,
+          properties: { queue: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', pattern: '^(?![0-9]+$)[A-Za-z0-9_.-]{1,200}$' },
+            fail: { type: 'boolean' },
+            data: { type: 'object', maxProperties: 50 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!bull?.has(req.params.queue))
+        return reply.code(404).send({ error: `no queue ${req.params.queue}; known queues: ${bull?.names.join(', ') || '(none)'}` });
+      const id = await bull.add(req.params.queue, req.body ?? {});
+      return reply.code(202).send({ queue: req.params.queue, id });
     },
   );
 };

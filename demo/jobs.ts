@@ -15,7 +15,15 @@ export interface Job {
   fail?: boolean;
   /** Set on an operator's probe job: its status is tracked under this id (see probes.ts). */
   probe?: string;
+  /** Times queue recovery put the job back after a processor held it too long (stuck). */
+  attempts?: number;
 }
+
+/**
+ * The hash beside the processing list: job id -> when a processor took it (ms). Queue recovery reads it to
+ * tell a stuck job from a busy one; an entry is removed when its job leaves the processing list.
+ */
+export const claimsKey = (q: QueueNames): string => `${q.processing}:claims`;
 
 export function newJobId(): string {
   return `${Date.now()}-${randomBytes(3).toString('hex')}`;

@@ -49,6 +49,9 @@ export class DemoMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
+  /** Per metric key of GET /users/:id/analytics (cache-aside): found in the cache, or computed and stored. */
+  readonly cacheHits = new Counter({ name: 'reports_cache_hits_total', help: 'analytics cache keys found', registers: [this.registry] });
+  readonly cacheMisses = new Counter({ name: 'reports_cache_misses_total', help: 'analytics cache keys computed', registers: [this.registry] });
   readonly memoryLimit = new Gauge({
     name: 'reports_memory_limit_bytes',
     help: 'memory limit of the process (DEMO_MEMORY_LIMIT_BYTES, default 512 MiB); compare process_resident_memory_bytes',

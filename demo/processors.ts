@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
-import { parseJob, type Job, type QueueNames } from './jobs';
+import { claimsKey, parseJob, type Job, type QueueNames } from './jobs';
 import type { JobMetrics } from './metrics';
 import type { Probes } from './probes';
 import type { PlatformStore } from './state';
@@ -21,7 +21,19 @@ export interface ProcessorDeps {
   store: PlatformStore;
   /** Simulated work per job. */
   jobMs: number;
+  /** Told the desired count on every scale (the BullMQ workers pause at 0 and resume above it). */
+  onScale?(replicas: number): Promise<void>;
 }
+
+// A job leaves the processing list only if it is still there: queue recovery may have put a stuck job back
+// (or failed it) meanwhile, and pushing it on again would duplicate it. KEYS: processing, target list,
+// claims; ARGV: raw, job id ('' when unparseable), 'head' | 'tail' | 'none' (where the target gets it).
+const LEAVE = `
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+if ARGV[3] == 'head' then redis.call('LPUSH', KEYS[2], ARGV[1]) elseif ARGV[3] == 'tail' then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+if ARGV[2] ~= '' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+return 1
+`;
 
 export type RolloutStatus = 'none' | 'in-progress' | 'complete';
 
@@ -150,6 +162,7 @@ export class Processors {
     const stopping = this.running.splice(n);
     for (const p of stopping) p.stop = true;
     await this.deps.store.saveReplicas(n);
+    await this.deps.onScale?.(n);
     const timeout = new AbortController();
     await Promise.race([Promise.all(stopping.map((p) => p.done)), sleep(SCALE_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined)]);
     timeout.abort();
@@ -252,11 +265,17 @@ export class Processors {
 
   /** Moves a job from the processing list back to the end of the pending list it is popped from next. */
   private async handBack(raw: string): Promise<void> {
-    const { redis, queue, probes } = this.deps;
+    const { queue, probes } = this.deps;
     const job = parseJob(raw);
-    const tx = redis.multi().lrem(queue.processing, 1, raw).rpush(queue.pending, raw);
-    if (job?.probe) tx.set(probes.key(job.probe), 'queued', 'KEEPTTL', 'XX');
-    await tx.exec().catch(() => undefined);
+    const back = await this.leave(raw, queue.pending, 'tail').catch(() => false);
+    if (back && job?.probe) await probes.mark(job, 'queued');
+  }
+
+  /** Takes `raw` off the processing list (and its claim) and, if it was still there, puts it on `to`. */
+  private async leave(raw: string, to: string, where: 'head' | 'tail' | 'none'): Promise<boolean> {
+    const { redis, queue } = this.deps;
+    const id = parseJob(raw)?.id;
+    return (await redis.eval(LEAVE, 3, queue.processing, to, claimsKey(queue), raw, typeof id === 'string' ? id : '', where)) === 1;
   }
 
   private async loop(p: Processor, hang: Promise<void>): Promise<void> {
@@ -273,6 +292,10 @@ export class Processors {
           continue;
         }
         if (raw === null) continue;
+        // When it was taken, for stuck-job detection; a processor dying before this line leaves the job
+        // unclaimed, and queue recovery counts it as claimed when it first sees it.
+        const id = parseJob(raw)?.id;
+        if (typeof id === 'string') await redis.hset(claimsKey(queue), id, Date.now()).catch(() => undefined);
         if (p.killed || (p.stop && !p.wedged)) {
           // Stopped or killed while waiting: the job was not started, so it goes back untouched.
           await this.handBack(raw);
@@ -294,7 +317,7 @@ export class Processors {
   }
 
   private async process(p: Processor, raw: string): Promise<void> {
-    const { redis, pool, mongo, queue, metrics, probes, jobMs } = this.deps;
+    const { pool, mongo, queue, metrics, probes, jobMs } = this.deps;
     const end = metrics.jobSeconds.startTimer();
     let job: Job | undefined;
     try {
@@ -320,12 +343,13 @@ export class Processors {
       if (p.killed && !p.recording) return;
       p.recording = true;
       metrics.failedJobs.inc();
-      await redis.lpush(queue.failed, raw).catch(() => undefined);
-      await probes.mark(job, 'failed');
+      // Failed only if it is still ours: recovery may have put it back as stuck meanwhile.
+      if (await this.leave(raw, queue.failed, 'head').catch(() => false)) await probes.mark(job, 'failed');
+      p.holding = null;
     } finally {
       end();
       if (p.holding === raw) {
-        await redis.lrem(queue.processing, 1, raw).catch(() => undefined);
+        await this.leave(raw, queue.processing, 'none').catch(() => undefined);
         p.holding = null;
       }
       p.recording = false;

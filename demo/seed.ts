@@ -3,6 +3,7 @@
 // (seed-v2.ts), and old data for the retention tasks to archive and delete (seed-retention.ts). Idempotent.
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
+import { seedPostgresAnalytics } from './seed-analytics';
 import { seedMongoRetention, seedPostgresRetention } from './seed-retention';
 import { seedMongoV2, seedPostgresV2 } from './seed-v2';
 
@@ -51,6 +52,7 @@ export async function seedPostgres(pool: Pool, runs = 5000): Promise<void> {
     }
     await seedPostgresV2(c);
     await seedPostgresRetention(c);
+    await seedPostgresAnalytics(c);
     await c.query('COMMIT');
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);

@@ -9,7 +9,9 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
 import { adminApi } from './admin';
+import { analyticsApi } from './analytics';
 import { api } from './api';
+import { BullQueues, type BullmqOptions } from './bullmq';
 import { Deployments } from './deployments';
 import { FeatureFlags } from './flags';
 import { DEFAULT_QUEUE, type QueueNames } from './jobs';
@@ -47,8 +49,14 @@ export interface DemoOptions {
   initialVersions?: readonly string[];
   /** The deployable versions and how each behaves. Default: VERSIONS (versions.ts). */
   versions?: VersionCatalog;
+  /** Key prefix of the per-user analytics cache: `<prefix><userId>:<metric>`. Default 'analytics:'. */
+  cachePrefix?: string;
+  /** TTL of a key the analytics endpoint computes. Default 7 hours. */
+  cacheTtlSeconds?: number;
   seed?: boolean;
   logger?: boolean;
+  /** BullMQ queues with a worker each (seed 004); their workers pause while the processors are scaled to 0. */
+  bullmq?: BullmqOptions;
 }
 
 export interface DemoService {
@@ -85,7 +93,11 @@ export async function startDemo(opts: DemoOptions): Promise<DemoService> {
   const saved = await store.load();
   const metrics = new DemoMetrics();
   const probes = new Probes(redis, queue, stateKey);
-  const processors = new Processors({ redis, pool, mongo, queue, metrics, probes, store, jobMs: opts.jobMs ?? 25 }, saved.generation);
+  const bull = opts.bullmq ? new BullQueues(opts.redisUrl, opts.bullmq, Math.min(opts.jobMs ?? 25, 5)) : undefined;
+  const processors = new Processors(
+    { redis, pool, mongo, queue, metrics, probes, store, jobMs: opts.jobMs ?? 25, ...(bull ? { onScale: (n: number) => bull.scale(n) } : {}) },
+    saved.generation,
+  );
   const restarts = new Restarts(store, processors);
   const deployments = new Deployments(redis, stateKey, catalog, processors, restarts);
   await deployments.load(initialVersions);
@@ -114,7 +126,8 @@ export async function startDemo(opts: DemoOptions): Promise<DemoService> {
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', code: String(reply.statusCode) });
   });
-  await app.register(api, { pool, redis, mongo, queue, store, processors, probes, metrics, deployments, flags });
+  await app.register(api, { pool, redis, mongo, queue, store, processors, probes, metrics, deployments, flags, ...(bull ? { bull } : {}) });
+  await app.register(analyticsApi, { pool, redis, metrics, keyPrefix: opts.cachePrefix ?? 'analytics:', ttlSeconds: opts.cacheTtlSeconds ?? 7 * 3600 });
   await app.register(adminApi, { prefix: '/admin', token: opts.adminToken, store, processors, restarts, deployments, flags });
 
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port });
@@ -128,6 +141,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoService> {
     async close() {
       await app.close();
       await processors.close();
+      await bull?.close();
       redis.disconnect();
       await Promise.allSettled([pool.end(), mongoClient.close()]);
     },

@@ -147,8 +147,10 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
     adminToken,
     queue,
     stateKey: `rbt:${id}:platform`,
+    cachePrefix: `rbt:${id}:analytics:`,
     initialReplicas: 2,
     jobMs: 5,
+    bullmq: { prefix: `rbt:${id}:bull`, queues: ['webhooks', 'reports', 'notifications'] },
     ...(opts.initialVersions ? { initialVersions: opts.initialVersions } : {}),
   });
   const sink = await webhookSink();
