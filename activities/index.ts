@@ -7,6 +7,9 @@ import { createBackupActivities } from './backup-store/pg-dump';
 import { createRestoreActivities } from './backups/restore';
 import { createRestoreLiveActivities } from './backups/restore-live';
 import { createRecoveryActivities } from './backups/recover';
+import { createCacheInvalidateActivities } from './cache/invalidate';
+import { createCacheStatsActivities } from './cache/stats';
+import { createCacheWarmActivities } from './cache/warm';
 import { createConnectivityActivities } from './connectivity';
 import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
@@ -18,6 +21,7 @@ import { createMaintenanceTaskActivities } from './maintenance/run-task';
 import { createNotifyActivities } from './notify';
 import { createPlatformActivities } from './platform';
 import { createQueueActivities } from './redis/queue';
+import { createQueueRecoveryActivities } from './queues/recovery';
 import { createRollbackActivities } from './rollback';
 import { createTargetActivities } from './targets';
 import { createVerifyActivities } from './verify';
@@ -38,6 +42,10 @@ export function createActivities(deps: Deps) {
     ...createRecoveryActivities(deps),
     ...createPlatformActivities(deps),
     ...createQueueActivities(deps),
+    ...createQueueRecoveryActivities(deps),
+    ...createCacheStatsActivities(deps),
+    ...createCacheInvalidateActivities(deps),
+    ...createCacheWarmActivities(deps),
     ...createProbeActivities(deps),
     ...createMaintenanceTaskActivities(deps),
     ...createLockActivities(deps),
@@ -65,6 +73,10 @@ export type { BackupSetSummary } from './backups/sets';
 export type { ComparisonResult, DrillSet, FindSetResult, RestoreActivities, RestoreResult, Scratch, SourceComparison } from './backups/restore';
 export type { LiveItem, LiveRestorePlan, LiveSelection, LiveTargets, RestoreLiveActivities, SafetySetResult } from './backups/restore-live';
 export type { AssessResult, RecoveredStore, RecoveryActivities, RecoveryPlan, StoreState } from './backups/recover';
+export type { CacheStats, CacheStatsActivities, HitRate } from './cache/stats';
+export type { CacheInvalidateActivities, InvalidateResult, InvalidationPlan, PatternPlan, TtlHygieneResult } from './cache/invalidate';
+export type { CacheWarmActivities, CacheWarmTarget, RefreshedView, VerifyWarmResult, WarmCacheResult } from './cache/warm';
+export type { CacheMetric } from './cache/metrics';
 export type { ConnectivityActivities, ConnectivityResult } from './connectivity';
 export type {
   DataIntegrityCheck,
@@ -85,6 +97,20 @@ export type { Audience, Notification, NotifyActivities, Severity } from './notif
 export type { PlatformActivities, PlatformState, RestartMode, RestartResult } from './platform';
 export type { DeployResult, DeploymentState, Revision, RolloutStatus, RolloutWaitResult } from './platform';
 export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';
+export type {
+  BullCleanResult,
+  BullDrainResult,
+  BullQueueReport,
+  BullRetryResult,
+  ListQueueReport,
+  QueueRecoveryActivities,
+  QueueRecoveryTargets,
+  QueueReport,
+  QueueStatus,
+  QueueThresholds,
+  RetryFailedResult,
+  StuckResult,
+} from './queues/recovery';
 export type { ResolvedService, TargetActivities } from './targets';
 export type { RollbackActivities, RollbackRunInfo, RollbackSettings } from './rollback';
 export type { MetricsCheck, SmokeResult, VerifyActivities } from './verify';

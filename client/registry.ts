@@ -8,6 +8,15 @@ import { durationMs } from '../common/duration';
 import { backupInputSchema, exampleBackupInput, summarizeBackup, type BackupResult } from '../workflows/backup/contract';
 import type { backup } from '../workflows/backup/workflow';
 import {
+  cacheInvalidateInputSchema,
+  exampleCacheInvalidateInput,
+  summarizeCacheInvalidate,
+  type CacheInvalidateResult,
+} from '../workflows/cache-invalidate/contract';
+import type { cacheInvalidate } from '../workflows/cache-invalidate/workflow';
+import { cacheWarmInputSchema, exampleCacheWarmInput, summarizeCacheWarm, type CacheWarmResult } from '../workflows/cache-warm/contract';
+import type { cacheWarm } from '../workflows/cache-warm/workflow';
+import {
   emergencyRollbackInputSchema,
   exampleEmergencyRollbackInput,
   ROLLBACK_DEDUPE_WINDOW,
@@ -29,6 +38,8 @@ import {
   type MaintenanceWindowResult,
 } from '../workflows/maintenance-window/contract';
 import type { maintenanceWindow } from '../workflows/maintenance-window/workflow';
+import { exampleQueueRecoveryInput, queueRecoveryInputSchema, summarizeQueueRecovery, type QueueRecoveryResult } from '../workflows/queue-recovery/contract';
+import type { queueRecovery } from '../workflows/queue-recovery/workflow';
 import { exampleRestartWorkersInput, restartWorkersInputSchema, summarizeRestart, type RestartWorkersResult } from '../workflows/restart-workers/contract';
 import type { restartWorkers } from '../workflows/restart-workers/workflow';
 import { exampleRestoreDrillInput, restoreDrillInputSchema, summarizeRestoreDrill, type RestoreDrillResult } from '../workflows/restore-drill/contract';
@@ -230,6 +241,38 @@ export const runbooks = {
     example: exampleDisasterRecoveryInput,
     targetOf: (i) => i.service,
     summarize: (r: DisasterRecoveryResult) => summarizeDisasterRecovery(r),
+  }),
+  cacheWarm: defineRunbook<typeof cacheWarm>({
+    name: 'cache-warm',
+    workflowType: 'cacheWarm',
+    summary: "warm a service's per-user metrics cache for its active users (batched, resumable, error budget), verify every key, hit rate before and after",
+    idPrefix: 'cache-warm',
+    schema: cacheWarmInputSchema,
+    example: exampleCacheWarmInput,
+    targetOf: (i) => i.service,
+    summarize: (r: CacheWarmResult) => summarizeCacheWarm(r),
+  }),
+  cacheInvalidate: defineRunbook<typeof cacheInvalidate>({
+    name: 'cache-invalidate',
+    workflowType: 'cacheInvalidate',
+    summary:
+      "invalidate a service's cache keys by pattern or user (SCAN + UNLINK in bounded batches, protected keys left alone, counted first), TTL hygiene, hit-rate check",
+    idPrefix: 'cache-invalidate',
+    schema: cacheInvalidateInputSchema,
+    example: exampleCacheInvalidateInput,
+    targetOf: (i) => i.service,
+    summarize: (r: CacheInvalidateResult) => summarizeCacheInvalidate(r),
+  }),
+  queueRecovery: defineRunbook<typeof queueRecovery>({
+    name: 'queue-recovery',
+    workflowType: 'queueRecovery',
+    summary:
+      "check a service's job queues (list layout and BullMQ) against thresholds; recover: stuck and failed jobs back to work without losing or duplicating one, clean old BullMQ jobs; or wait for them to drain",
+    idPrefix: 'queue-recovery',
+    schema: queueRecoveryInputSchema,
+    example: exampleQueueRecoveryInput,
+    targetOf: (i) => i.service,
+    summarize: (r: QueueRecoveryResult) => summarizeQueueRecovery(r),
   }),
 };
 

@@ -122,8 +122,8 @@ export interface RunbookDefinition<P extends RunbookInputBase, C, S, R extends R
    */
   approval?(input: P, target?: C): ApprovalPolicy | undefined;
   deadline?(input: P, startedAtMs: number): Deadline | undefined;
-  /** Runs that change the same key never overlap. */
-  exclusive?(input: P): { key: string; waitAtMost: string };
+  /** Runs that change the same key never overlap (undefined: this input changes nothing that needs it). */
+  exclusive?(input: P): { key: string; waitAtMost: string } | undefined;
   initialState(input: P, target: C): S;
   steps(input: P, target: C): Array<Step<P, C, S> | false | undefined>;
   /** The reason of a completed run (warnings are added by the kit). */

@@ -5,6 +5,9 @@ import type {
   AuditActivities,
   BackupActivities,
   BackupSetActivities,
+  CacheInvalidateActivities,
+  CacheStatsActivities,
+  CacheWarmActivities,
   ConnectivityActivities,
   DataRollbackActivities,
   HealthActivities,
@@ -17,6 +20,7 @@ import type {
   RecoveryActivities,
   ProbeActivities,
   QueueActivities,
+  QueueRecoveryActivities,
   RestoreActivities,
   RestoreLiveActivities,
   RollbackActivities,
@@ -78,6 +82,40 @@ export const restores = proxyActivities<RestoreActivities>(long);
 export const liveRestores = proxyActivities<RestoreLiveActivities>(long);
 /** Disaster recovery in place: what each store holds, waiting for servers, whole stores rebuilt from a set. */
 export const recovery = proxyActivities<RecoveryActivities>(long);
+
+/** Redis's own counters and the hit rate over a window (the activity waits the window out, heartbeating). */
+export const cacheStats = proxyActivities<CacheStatsActivities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry });
+/**
+ * Cache warming: one long activity that heartbeats its progress, so a retry resumes where a dead worker
+ * stopped. A blown error budget is final: a retry would only make more errors.
+ */
+export const cacheWarming = proxyActivities<CacheWarmActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '10s',
+  retry: { ...retry, maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'ErrorBudgetExceeded'] },
+});
+
+/**
+ * Cache invalidation: counting (read-only), unlinking and TTL hygiene, each one SCAN over the keyspace that
+ * heartbeats its cursor; a retried unlink resumes from it.
+ */
+export const cacheInvalidation = proxyActivities<CacheInvalidateActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '10s',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
+/** Queue recovery: reading queues (quick) and moving jobs, chunk by chunk with heartbeats (long). */
+export const queueChecks = proxyActivities<Pick<QueueRecoveryActivities, 'resolveQueueRecovery' | 'checkQueues' | 'bullmqPause' | 'bullmqResume'>>(quick);
+export const queueMoves = proxyActivities<QueueRecoveryActivities>(long);
+/** Waiting for BullMQ queues to drain, bounded by `timeoutMs` (the list layout's wait is in `waits`). */
+export function bullmqWaits(timeoutMs: number): Pick<QueueRecoveryActivities, 'waitForBullmqDrain'> {
+  return proxyActivities<QueueRecoveryActivities>({
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: '10s',
+    retry: { ...retry, maximumAttempts: 3 },
+  });
+}
 
 /** A heartbeating wait bounded by `timeoutMs` (a queue draining, workers recovering, a rollout). */
 export function waits(
