@@ -128,7 +128,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     input: { service: 'reports', requestedBy: SCHEDULER, refreshViews: true },
     overlap: 'skip',
     catchupWindow: '30m',
-    waitingFor: 'issue 9 (cacheWarm)',
   },
   {
     id: 'cache-warming',
@@ -140,7 +139,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     overlap: 'skip',
     catchupWindow: '30m',
     jitter: '5m',
-    waitingFor: 'issue 9 (cacheWarm)',
   },
   {
     id: 'daily-backup',
@@ -217,6 +215,5 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     input: { service: 'reports', requestedBy: SCHEDULER, mode: 'check' },
     overlap: 'skip',
     catchupWindow: '5m',
-    waitingFor: 'issue 9 (queueRecovery)',
   },
 ];

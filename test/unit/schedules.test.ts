@@ -21,11 +21,16 @@ test('every shipped declaration validates; wired ones pass their runbook schema,
   expect(v.wired.map((w) => [w.scheduleId, w.entry.workflowType])).toEqual([
     ['weekly-db-maintenance', 'maintenanceWindow'],
     ['monthly-db-maintenance', 'maintenanceWindow'],
+    ['evening-routine', 'cacheWarm'],
+    ['cache-warming', 'cacheWarm'],
     ['daily-backup', 'backup'],
     ['incremental-backup', 'backup'],
     ['weekly-restore-drill', 'restoreDrill'],
     ['quarterly-dr-drill', 'disasterRecovery'],
+    ['queue-health', 'queueRecovery'],
   ]);
+  // Every 15 minutes only looks: a schedule never retries or cleans jobs by itself.
+  expect(decl('queue-health').input).toMatchObject({ mode: 'check' });
   // The quarterly drill rebuilds into scratch copies: a schedule never recovers over live stores.
   expect(decl('quarterly-dr-drill').input).toMatchObject({ drill: true });
   for (const w of v.waiting) expect(RUNBOOKS.some((r) => r.name === w.runbook)).toBe(false);
