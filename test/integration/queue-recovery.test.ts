@@ -284,3 +284,31 @@ test('BullMQ: 2000 failed jobs retried through BullMQ across a SIGKILL: each id 
   expect(cleaned.cleaned).toEqual([expect.objectContaining({ queue: 'notifications', state: 'completed', removed: 30 })]);
   expect((await notifications.getJobs(['completed'], 0, -1)).map((j) => j.id!).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `new-${i}`).sort());
 });
+
+test('pause and resume: a paused BullMQ queue keeps its jobs waiting while its neighbours work; resume lets them through', async () => {
+  await scale(2);
+  const paused = await run({ ...base, mode: 'pause', queues: ['webhooks'] });
+  expect(paused.r.outcome).toBe('completed');
+  expect(paused.r.switched).toEqual(['webhooks']);
+  expect(await queueOf('webhooks').isPaused()).toBe(true);
+  expect(await queueOf('notifications').isPaused()).toBe(false);
+
+  await queueOf('webhooks').add('job', {}, { jobId: 'held-1' });
+  // A job on a queue that is not paused completes: the workers are running, so the webhook job waits
+  // because of the pause, not for want of a worker.
+  await queueOf('notifications').add('job', {}, { jobId: 'passes-1' });
+  await eventually(async () => (await queueOf('notifications').getJob('passes-1'))?.finishedOn !== undefined, 30_000, 'the notifications job to complete');
+  expect(await (await queueOf('webhooks').getJob('held-1'))!.getState()).toBe('waiting');
+  const check = await run({ ...base, queues: ['webhooks'] });
+  expect(check.r.before[0]).toMatchObject({ name: 'webhooks', paused: true, waiting: 1 });
+
+  // The list layout has no pause switch: naming it is refused, and nothing is switched.
+  const refused = await failureOf(await start({ ...base, mode: 'resume', queues: ['report_jobs', 'webhooks'] }));
+  expect(refused.message).toMatch(/queues: report_jobs is a list-layout queue: resume applies to BullMQ queues/);
+  expect(await queueOf('webhooks').isPaused()).toBe(true);
+
+  const resumed = await run({ ...base, mode: 'resume', queues: ['webhooks'] });
+  expect(resumed.r.switched).toEqual(['webhooks']);
+  expect(await queueOf('webhooks').isPaused()).toBe(false);
+  await eventually(async () => (await (await queueOf('webhooks').getJob('held-1'))!.getState()) === 'completed', 30_000, 'the held job to complete');
+});

@@ -41,10 +41,10 @@ export const queueRecoveryInputSchema = z
     ...baseInputShape,
     service: targetName.describe('configured service whose queues to check or recover, e.g. "reports"'),
     mode: z
-      .enum(['check', 'recover', 'drain'])
+      .enum(['check', 'recover', 'drain', 'pause', 'resume'])
       .default('check')
       .describe(
-        'check: report depths against thresholds, change nothing; recover: stuck and failed jobs back to work; drain: wait until nothing is waiting or active',
+        'check: report depths against thresholds, change nothing; recover: stuck and failed jobs back to work; drain: wait until nothing is waiting or active; pause / resume: BullMQ queues stop / start handing jobs to workers (jobs keep arriving)',
       ),
     queues: z
       .array(queueName)
@@ -106,7 +106,9 @@ export interface QueueAccount {
 
 export interface QueueRecoveryResult extends RunbookResult {
   service: string;
-  mode: 'check' | 'recover' | 'drain';
+  mode: QueueRecoveryParams['mode'];
+  /** pause / resume: the BullMQ queues switched. */
+  switched?: string[];
   /** The worst status of the queues when the run looked first. */
   status: QueueStatus;
   before: QueueReport[];
@@ -153,6 +155,7 @@ export function summarizeQueueRecovery(r: QueueRecoveryResult): string[] {
   const lines = [`${r.service} queues (${r.mode}), status before: ${r.status}`, ...r.accounts.map(describeAccount)];
   if (r.retried) lines.push(`list retry: ${r.retried.moved} of ${r.retried.total} moved in ${r.retried.chunks} chunk(s), ${(r.retried.ms / 1000).toFixed(1)}s`);
   if (r.drain?.list) lines.push(`list drain: ${r.drain.list.drained ? 'drained' : 'NOT drained'} after ${(r.drain.list.waitedMs / 1000).toFixed(1)}s`);
+  if (r.switched) lines.push(`${r.mode === 'pause' ? 'paused' : 'resumed'}: ${r.switched.join(', ') || 'nothing'}`);
   if (r.drain?.bullmq) lines.push(`BullMQ drain: ${r.drain.bullmq.drained ? 'drained' : 'NOT drained'} after ${(r.drain.bullmq.waitedMs / 1000).toFixed(1)}s`);
   return lines;
 }

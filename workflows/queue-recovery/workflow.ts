@@ -6,10 +6,15 @@
 //           chunks that record their progress -> BullMQ retry and clean through BullMQ -> counts after.
 //   drain   waits until nothing is waiting or active (list layout and BullMQ), up to drainTimeout. It does
 //           not pause intake: stopping producers is the maintenance window's job.
+//   pause / resume  BullMQ queues stop / start handing jobs to their workers (Queue.pause/resume; jobs keep
+//           arriving and wait), e.g. while the webhooks' downstream is down (seed 004 "Restarting Queue").
+//           The list layout has no such switch: its consumers are scaled by the platform.
 // Instead of the seeds' "DEL report_jobs_processing" (loses the jobs) and "DEL nova:email:failed": every
 // job is moved, never deleted, except by an explicit `clean` whose count the plan shows first. The exclusive
 // key is queues:<service>, not the service: a maintenance window holds that and may want its queues recovered.
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { ApprovalPolicy } from '../lib/approval-rules';
+import { ErrorType } from '../lib/errors';
 import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
 import { bullmqWaits, queueChecks, queueMoves, waits } from '../lib/proxies';
 import { toMs } from '../lib/schema';
@@ -48,6 +53,7 @@ interface State {
   bullmqRetried: BullRetryResult[];
   cleaned: BullCleanResult[];
   drain: { list?: DrainResult; bullmq?: BullDrainResult };
+  switched?: string[];
 }
 
 type QRun = Run<QueueRecoveryParams, QueueRecoveryTargets, State>;
@@ -232,13 +238,55 @@ function drainSteps(input: QueueRecoveryParams, t: QueueRecoveryTargets): Array<
   ];
 }
 
+function switchSteps(input: QueueRecoveryParams, t: QueueRecoveryTargets): QStep[] {
+  const pause = input.mode === 'pause';
+  return t.bullmq.map((q) => ({
+    id: `${input.mode}-${q}`,
+    kind: 'task',
+    changes: true,
+    title: `${q} (BullMQ): ${pause ? 'pause: workers take no new job; jobs keep arriving and wait' : 'resume: workers take jobs again'} (Queue.${input.mode})`,
+    run: async (r: QRun) => {
+      await (pause ? queueMoves.bullmqPause : queueMoves.bullmqResume)({ service: input.service, queue: q });
+      (r.state.switched ??= []).push(q);
+      return pause ? 'paused' : 'resumed';
+    },
+  }));
+}
+
 function steps(input: QueueRecoveryParams, t: QueueRecoveryTargets): Array<QStep | false> {
   if (input.mode === 'check') return [countStep('count-before', input, t)];
-  return [
-    countStep('count-before', input, t),
-    ...(input.mode === 'recover' ? recoverSteps(input, t) : drainSteps(input, t)),
-    countStep('count-after', input, t),
-  ];
+  const work = input.mode === 'recover' ? recoverSteps(input, t) : input.mode === 'drain' ? drainSteps(input, t) : switchSteps(input, t);
+  return [countStep('count-before', input, t), ...work, countStep('count-after', input, t)];
+}
+
+/** Pause and resume switch BullMQ queues: a list-layout queue named for them is refused, not skipped. */
+async function resolve(input: QueueRecoveryParams): Promise<QueueRecoveryTargets> {
+  const t = await queueChecks.resolveQueueRecovery({
+    service: input.service,
+    ...(input.queues ? { queues: input.queues } : {}),
+    ...(input.mode === 'recover' && input.clean
+      ? {
+          clean: {
+            ...(input.clean.completedOlderThan ? { completedOlderThanMs: toMs(input.clean.completedOlderThan) } : {}),
+            ...(input.clean.failedOlderThan ? { failedOlderThanMs: toMs(input.clean.failedOlderThan) } : {}),
+          },
+        }
+      : {}),
+  });
+  if (input.mode !== 'pause' && input.mode !== 'resume') return t;
+  if (t.list && input.queues?.includes(t.list))
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidTarget,
+      nonRetryable: true,
+      message: `queues: ${t.list} is a list-layout queue: ${input.mode} applies to BullMQ queues (${t.bullmq.join(', ') || 'none configured'}); stop its consumers by scaling the processors instead`,
+    });
+  if (!t.bullmq.length)
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidTarget,
+      nonRetryable: true,
+      message: `service "${input.service}" has no BullMQ queues to ${input.mode}`,
+    });
+  return { ...t, list: undefined };
 }
 
 /** Every job of every queue: before, after, and what was moved or removed. */
@@ -265,27 +313,17 @@ export const queueRecoveryRunbook: RunbookDefinition<QueueRecoveryParams, QueueR
   schema: queueRecoveryInputSchema,
   subject: (i) => `queue ${i.mode} of ${i.service}`,
   target: (i) => i.service,
-  resolve: (input) =>
-    queueChecks.resolveQueueRecovery({
-      service: input.service,
-      ...(input.queues ? { queues: input.queues } : {}),
-      ...(input.mode === 'recover' && input.clean
-        ? {
-            clean: {
-              ...(input.clean.completedOlderThan ? { completedOlderThanMs: toMs(input.clean.completedOlderThan) } : {}),
-              ...(input.clean.failedOlderThan ? { failedOlderThanMs: toMs(input.clean.failedOlderThan) } : {}),
-            },
-          }
-        : {}),
-    }),
+  resolve,
   approval: approvalOf,
   // Only recover changes the queues; check and drain take no lock (the kit would otherwise take it before
   // the report), so the schedule's check never waits behind a recovery.
-  exclusive: (i) => (i.mode === 'recover' ? { key: `queues:${i.service}`, waitAtMost: '30m' } : undefined),
+  exclusive: (i) => (i.mode === 'recover' || i.mode === 'pause' || i.mode === 'resume' ? { key: `queues:${i.service}`, waitAtMost: '30m' } : undefined),
   initialState: () => ({ startedAtMs: Date.now(), bullmqRetried: [], cleaned: [], drain: {} }),
   steps,
   completed: (r) => {
     if (r.input.mode === 'check') return `queues of ${r.input.service}: ${worst(r.state.before)}`;
+    if (r.input.mode === 'pause' || r.input.mode === 'resume')
+      return `${r.input.mode === 'pause' ? 'paused' : 'resumed'} ${(r.state.switched ?? []).join(', ') || 'nothing'} (BullMQ) of ${r.input.service}`;
     return `queues of ${r.input.service} ${r.input.mode === 'recover' ? 'recovered' : 'drained'}: ${accounts(r).map(describeAccount).join('; ')}`;
   },
   progressNote: (r) =>
@@ -304,6 +342,7 @@ export const queueRecoveryRunbook: RunbookDefinition<QueueRecoveryParams, QueueR
     bullmqRetried: r.state.bullmqRetried,
     cleaned: r.state.cleaned,
     ...(r.state.drain.list || r.state.drain.bullmq ? { drain: r.state.drain } : {}),
+    ...(r.state.switched ? { switched: r.state.switched } : {}),
   }),
 };
 
