@@ -3,6 +3,8 @@
 //   2. pre-change backup: backupPostgres (pg_dump + pg_restore --list + sha256) vs a raw pg_dump
 //   3-5. restart-workers, the kit per step, an API start; 6-7. rollbacks (bench/rollback.ts)
 //   8-11. backup/restore vs pg_dump/pg_restore, Mongo dump vs a cursor read, the drill's RTO (bench/backup.ts)
+//   12-13. cache warming vs redis-benchmark and the seed's loop, invalidation vs scan|xargs del (bench/cache.ts)
+//   14. retrying failed jobs vs the seed's single EVAL (bench/queue.ts); 12-14 on a private redis-server
 // Prints medians, p95 and ratios. Loops are bounded; everything runs on loopback.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,13 +25,23 @@ import { startApi } from '../test/helpers/api';
 import { createActivities } from '../activities';
 import { RunbookMetrics } from '../workers/metrics';
 import { backupRows } from './backup';
+import { cacheRows } from './cache';
+import { queueRows } from './queue';
 import { alertToRollback, apiToFirstActivity } from './rollback';
 import { bareApprove } from './workflows';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-// BENCH_ONLY=rollback: only the rollback rows (6, 7); BENCH_ONLY=backup: only the backup rows (8-11, bench/backup.ts).
+// BENCH_ONLY=rollback: only the rollback rows (6, 7); BENCH_ONLY=backup: only the backup rows (8-11, bench/backup.ts);
+// BENCH_ONLY=cache: rows 12-13 (bench/cache.ts); BENCH_ONLY=queue: row 14 (bench/queue.ts).
 const ONLY = process.env.BENCH_ONLY;
+// These need no worker or Temporal: they run on their own redis-server and a private database.
+const STANDALONE: Record<string, () => Promise<string[]>> = { cache: cacheRows, queue: queueRows };
+
+function print(lines: string[]): void {
+  console.log(`\nbench (${new Date().toISOString()}, ${cpus().length} cores)`);
+  for (const l of lines) console.log(`  ${l}`);
+}
 
 function stats(ms: number[]): { median: number; p95: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -52,6 +64,8 @@ async function main(): Promise<void> {
   const secrets = loadSecrets();
   process.env.TEST_PG_PASSWORD = secrets.PG_PASSWORD;
   process.env.TEST_REDIS_PASSWORD = secrets.REDIS_PASSWORD;
+  const standalone = ONLY ? STANDALONE[ONLY] : undefined;
+  if (standalone) return print(await standalone());
   const dir = mkdtempSync(path.join(tmpdir(), 'rb-bench-'));
   const bundle = path.join(dir, 'bundle.js');
   const { code } = await bundleWorkflowCode({
@@ -229,14 +243,16 @@ async function main(): Promise<void> {
 
     // ---- 8-11. backups and restores vs pg_dump / pg_restore / a cursor read; the drill's RTO ----
     if (!ONLY || ONLY === 'backup') lines.push(...(await backupRows(env)));
+
+    // ---- 12-14. cache warming and invalidation, failed-job retries (private redis-server) ----
+    if (!ONLY) for (const rows of Object.values(STANDALONE)) lines.push(...(await rows()));
   } finally {
     bareWorker.shutdown();
     await bareRunning;
     await env.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`\nbench (${new Date().toISOString()}, ${cpus().length} cores)`);
-  for (const l of lines) console.log(`  ${l}`);
+  print(lines);
 }
 
 main().then(
