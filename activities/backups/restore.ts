@@ -54,7 +54,16 @@ export type Scratch =
   | { store: 'postgres'; target: string; database: string }
   | { store: 'mongo'; target: string; database: string }
   | { store: 'redis'; target: string; mode: 'keys'; prefix: string }
-  | { store: 'redis'; target: string; mode: 'rdb'; port: number; dir: string; runId: string };
+  | {
+      store: 'redis';
+      target: string;
+      mode: 'rdb';
+      port: number;
+      dir: string;
+      runId: string;
+      /** Keys of the snapshot whose TTL had run out when the server loaded it (Redis skips them; its log counts them). */
+      expiredAtLoad?: number;
+    };
 
 export interface RestoreResult {
   scratch: Scratch;
@@ -639,8 +648,11 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
         () => ({ phase: 'loading', port }),
       );
       r?.disconnect();
+      // "Done loading RDB, keys loaded: N, keys expired: M." (Redis 7): keys whose TTL ran out since the snapshot.
+      const loadLog = await readFile(path.join(dir, 'redis.log'), 'utf8').catch(() => '');
+      const expiredAtLoad = Number(/keys expired: (\d+)/.exec(loadLog)?.[1] ?? 0);
       return {
-        scratch: { store: 'redis', target: src.target, mode: 'rdb', port, dir, runId },
+        scratch: { store: 'redis', target: src.target, mode: 'rdb', port, dir, runId, ...(expiredAtLoad ? { expiredAtLoad } : {}) },
         items: keys,
         rows: keys,
         bytes: src.file.bytes,
@@ -764,15 +776,20 @@ export function createRestoreActivities(deps: Deps, openStore?: () => BackupStor
       keys = await compareRedisKeys(src, s, differences);
     } else {
       // An RDB's checksum is the file's, already checked by the store on download: compare what it loaded.
+      // Keys with a TTL keep expiring in the copy (a lock, a short-lived cache key): those that expired
+      // since the snapshot, at load or since, are counted by Redis and are not differences.
       const r = await scratchRedis(s.dir, s.port);
+      let expired = s.expiredAtLoad ?? 0;
       try {
         keys = (await redisInventory(r, src.prefix ?? '')).keys;
+        expired += Number(/^expired_keys:(\d+)/m.exec(await r.info('stats'))?.[1] ?? 0);
       } finally {
         r.disconnect();
       }
-      where = `scratch redis-server 127.0.0.1:${s.port}`;
+      where = `scratch redis-server 127.0.0.1:${s.port}${expired ? ` (${expired} key(s) whose TTL ran out since the snapshot)` : ''}`;
+      if (keys + expired !== src.keys) differences.push(`${where}: ${keys} keys restored and ${expired} expired, manifest says ${src.keys}`);
     }
-    if (keys !== src.keys) differences.push(`${where}: ${keys} keys restored, manifest says ${src.keys}`);
+    if (s.mode === 'keys' && keys !== src.keys) differences.push(`${where}: ${keys} keys restored, manifest says ${src.keys}`);
     return {
       store: 'redis',
       target: s.target,

@@ -252,8 +252,9 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
       await new Promise((r) => sink.server.close(r));
       await deps.close();
       await pool.end();
-      const keys = await redis.keys(`rbt:${id}:*`);
-      if (keys.length) await redis.del(...keys);
+      // As bytes: a test may write keys whose names are not UTF-8, which a string round trip would miss.
+      const keys = await redis.keysBuffer(`rbt:${id}:*`);
+      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
       redis.disconnect();
       await mongo.dropDatabase().catch(() => undefined);
       await mongoClient.close();

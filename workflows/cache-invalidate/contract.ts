@@ -2,6 +2,7 @@
 // `KEYS ... | xargs DEL`): input schema, result, example input and summary lines.
 import { z } from 'zod';
 import type { RunbookResult } from '../lib/result';
+import { startCommand } from '../lib/commands';
 import { baseInputShape, duration, targetName } from '../lib/schema';
 
 /** A user id as cache keys carry it: `<prefix><id>:<metric>`. No glob characters, so `<prefix><id>:*` is exact. */
@@ -110,9 +111,7 @@ export function describePattern(p: Pick<PatternOutcome, 'pattern' | 'matched' | 
 
 /** The exact command that warms the cache (cache-warm's input on stdin), for a person to run. */
 export function warmCommand(service: string, requestedBy: string, reason: string): string {
-  // Single-quoted for the shell: a ' inside closes the quote, is escaped, and reopens it.
-  const json = JSON.stringify({ service, requestedBy, reason }).replace(/'/g, "'\\''");
-  return `echo '${json}' | npm run runbook -- start cache-warm --input -`;
+  return startCommand('cache-warm', { service, requestedBy, reason });
 }
 
 export function hitRateStatus(rate: number | null, warnBelow: number, actBelow: number): HitRateStatus {

@@ -14,6 +14,7 @@
 // key is queues:<service>, not the service: a maintenance window holds that and may want its queues recovered.
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ApprovalPolicy } from '../lib/approval-rules';
+import { startCommand } from '../lib/commands';
 import { ErrorType } from '../lib/errors';
 import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
 import { bullmqWaits, queueChecks, queueMoves, waits } from '../lib/proxies';
@@ -106,7 +107,7 @@ async function alert(r: QRun, reports: QueueReport[]): Promise<void> {
   if (!bad.length) return;
   for (const q of bad) r.warnings.push(`${q.name}: ${q.status}: ${q.reasons.join('; ')}`);
   const w = worst(reports);
-  const text = `${bad.map(describeReport).join('\n')}\nRecover: npm run runbook -- start queue-recovery '{"service":"${r.input.service}","mode":"recover","requestedBy":"<you>"}'`;
+  const text = `${bad.map(describeReport).join('\n')}\nRecover: ${startCommand('queue-recovery', { service: r.input.service, mode: 'recover', requestedBy: '<you>' })}`;
   if (w === 'critical') await r.tell('queues-critical', 'critical', 'escalation', `Queues of ${r.input.service}: critical`, text);
   else await r.tell('queues-warning', 'warning', 'stakeholders', `Queues of ${r.input.service}: warning`, text);
 }
