@@ -47,7 +47,9 @@ export const queueThresholdsSchema = z
     failedWarning: z.number().int().min(0).default(100).describe('failed jobs above this: warning'),
     failedCritical: z.number().int().min(0).default(500).describe('failed jobs above this: critical'),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.warning <= t.critical, { path: ['warning'], message: 'must not be above critical' })
+  .refine((t) => t.failedWarning <= t.failedCritical, { path: ['failedWarning'], message: 'must not be above failedCritical' });
 
 export const queueSchema = z.object({
   redis: name.describe('name of a redis target'),
@@ -85,6 +87,7 @@ export const cacheSchema = z
         actBelow: z.number().min(0).max(1).default(0.7).describe('seed 002: "Hit rate < 70%: Investigate cache strategy"'),
       })
       .strict()
+      .refine((h) => h.actBelow <= h.warnBelow, { path: ['actBelow'], message: 'must not be above warnBelow' })
       .prefault({}),
     maxInvalidate: z
       .number()

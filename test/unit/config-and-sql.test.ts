@@ -30,6 +30,37 @@ describe('configuration', () => {
     expect(() => parseConfig(minimal, { DEMO_TOKEN: 't' })).toThrow(new ConfigError('postgres.reports-db.url: environment variable PG_PASSWORD is not set'));
   });
 
+  test('cache, BullMQ and queue settings: defaults from the seeds, references and orderings checked', () => {
+    const env = { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' };
+    const withCache = (cache: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+      ...minimal,
+      services: { reports: { ...minimal.services.reports, cache, ...extra } },
+      redis: { cache: { url: 'redis://127.0.0.1:6379/0' } },
+    });
+    const cfg = parseConfig(withCache({ redis: 'cache', postgres: 'reports-db' }), env);
+    expect(cfg.services.reports!.cache).toMatchObject({
+      prefix: 'analytics:',
+      ttl: '7h',
+      activeDays: 7,
+      hitRate: { warnBelow: 0.8, actBelow: 0.7 },
+      maxInvalidate: 10000,
+    });
+    expect(cfg.services.reports!.cache!.metrics).toHaveLength(5);
+    expect(() => parseConfig(withCache({ redis: 'nope', postgres: 'reports-db' }), env)).toThrow(/redis target "nope" is not configured; known: cache/);
+    expect(() => parseConfig(withCache({ redis: 'cache', postgres: 'reports-db', hitRate: { warnBelow: 0.6, actBelow: 0.7 } }), env)).toThrow(
+      /cache\.hitRate\.actBelow: must not be above warnBelow/,
+    );
+    expect(() => parseConfig(withCache({ redis: 'cache', postgres: 'reports-db', prefix: 'analytics:*' }), env)).toThrow(
+      /cache\.prefix: must be 1-100 letters/,
+    );
+    const bull = { bullmq: { redis: 'cache', queues: ['webhooks'], thresholds: { warning: 900, critical: 100 } } };
+    expect(() => parseConfig(withCache({ redis: 'cache', postgres: 'reports-db' }, bull), env)).toThrow(
+      /bullmq\.thresholds\.warning: must not be above critical/,
+    );
+    const ok = parseConfig(withCache({ redis: 'cache', postgres: 'reports-db' }, { bullmq: { redis: 'cache', queues: ['webhooks'] } }), env);
+    expect(ok.services.reports!.bullmq!.thresholds).toEqual({ warning: 500, critical: 1000, failedWarning: 100, failedCritical: 500 });
+  });
+
   test('a service naming an unconfigured target is refused with the known ones', () => {
     const bad = { ...minimal, services: { reports: { ...minimal.services.reports, postgres: ['nope'] } } };
     expect(() => parseConfig(bad, { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' })).toThrow(
