@@ -32,7 +32,7 @@ import {
   type PostgresSource,
   type RedisSource,
 } from './contract';
-import { documentText, mongoCollections, postgresInventory, redisKeys } from './inventory';
+import { digestKey, documentText, keyField, keyOfLine, mongoCollections, postgresInventory, redisKeys } from './inventory';
 import { deleteSet, listSets, planRetention, readManifest, type BackupSetSummary, type RetentionPlan } from './sets';
 import { createBackupStore } from './store';
 
@@ -129,17 +129,15 @@ export async function readRedisKeysFile(file: string): Promise<{ keys: number; c
   const header = JSON.parse(lines[0] ?? '{}') as { format?: string; prefix?: string };
   if (header.format !== 'redis-dump-keys/1') throw new Error(`${path.basename(file)} is not a redis-dump-keys/1 file`);
   const prefix = header.prefix ?? '';
+  const skip = Buffer.byteLength(prefix, 'utf8');
   const h = createHash('sha256');
-  for (const line of lines.slice(1)) {
-    const r = JSON.parse(line) as { key: string; dump: string };
-    digestKey(h, Buffer.from(r.key.slice(prefix.length)), Buffer.from(r.dump, 'base64'));
+  for (const [i, line] of lines.slice(1).entries()) {
+    const r = JSON.parse(line) as Record<string, unknown>;
+    const key = keyOfLine(r);
+    if (!key || typeof r.dump !== 'string') throw new Error(`${path.basename(file)}: line ${i + 2} has no key and dump`);
+    digestKey(h, key.subarray(skip), Buffer.from(r.dump, 'base64'));
   }
   return { keys: lines.length - 1, checksum: h.digest('hex'), prefix };
-}
-
-/** The per-key framing redisInventory uses: equal keys and payloads, equal digest. */
-function digestKey(h: ReturnType<typeof createHash>, name: Buffer, payload: Buffer): void {
-  h.update(`${name.length}:`).update(name).update(`${payload.length}:`).update(payload);
 }
 
 export type BackupSetActivities = ReturnType<typeof createBackupSetActivities>;
@@ -436,6 +434,7 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
       }
       const prefix = input.prefix ?? '';
       const keys = await redisKeys(redis, prefix);
+      const skip = Buffer.byteLength(prefix, 'utf8');
       const h = createHash('sha256');
       let count = 0;
       async function* lines(): AsyncGenerator<string> {
@@ -449,9 +448,10 @@ export function createBackupSetActivities(deps: Deps, store: BackupStore = creat
             const payload = res[2 * j]?.[1] as Buffer | null | undefined;
             const pttl = res[2 * j + 1]?.[1] as number | undefined;
             if (!payload) continue; // expired between SCAN and DUMP
-            digestKey(h, Buffer.from(k.slice(prefix.length)), payload);
+            digestKey(h, k.subarray(skip), payload);
             count++;
-            yield `${JSON.stringify({ key: k, pttl: pttl !== undefined && pttl > 0 ? pttl : 0, dump: payload.toString('base64') })}\n`;
+            // A name that is not UTF-8 is written as `keyB64`: as a JSON string it would lose its bytes.
+            yield `${JSON.stringify({ ...keyField(k), pttl: pttl !== undefined && pttl > 0 ? pttl : 0, dump: payload.toString('base64') })}\n`;
           }
           heartbeat({ step: 'dump', target: input.target, keys: count, of: keys.length });
         }

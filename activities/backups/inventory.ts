@@ -81,17 +81,59 @@ export async function mongoInventory(db: Db, collections?: string[]): Promise<Co
   return out;
 }
 
-/** Keys under `prefix`, sorted, found with SCAN (never KEYS: it blocks the server). */
-export async function redisKeys(redis: Redis, prefix = ''): Promise<string[]> {
+/**
+ * Keys under `prefix`, as the bytes of their names (a name need not be UTF-8: as a string it would come back
+ * with U+FFFD and name no key), sorted by bytes, found with SCAN (never KEYS: it blocks the server).
+ */
+export async function redisKeys(redis: Redis, prefix = ''): Promise<Buffer[]> {
   const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  const keys = new Set<string>();
+  const keys = new Map<string, Buffer>();
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    for (const k of batch) keys.add(k);
-    cursor = next;
+    const [next, batch] = await redis.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    for (const k of batch) keys.set(k.toString('latin1'), k);
+    cursor = next.toString();
   } while (cursor !== '0');
-  return [...keys].sort();
+  return [...keys.values()].sort((a, b) => Buffer.compare(a, b));
+}
+
+/** The name as a string when its bytes are valid UTF-8 (the string encodes back to the same bytes). */
+export function keyText(key: Buffer): string | undefined {
+  const text = key.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(key) ? text : undefined;
+}
+
+/** A key name for messages: the text when it is UTF-8, else its bytes in base64. */
+export function keyLabel(key: Buffer): string {
+  const text = keyText(key);
+  return text ?? `base64:${key.toString('base64')} (not UTF-8)`;
+}
+
+/** Whether a key's name starts with `prefix` (compared as bytes). */
+export function keyHasPrefix(key: Buffer, prefix: string | Buffer): boolean {
+  const p = typeof prefix === 'string' ? Buffer.from(prefix, 'utf8') : prefix;
+  return key.length >= p.length && key.subarray(0, p.length).equals(p);
+}
+
+/**
+ * The name fields of a `redis-dump-keys/1` line: `key` when the name is UTF-8 (as every file written before
+ * names that are not had), else `keyB64`, its bytes in base64.
+ */
+export function keyField(key: Buffer): { key: string } | { keyB64: string } {
+  const text = keyText(key);
+  return text !== undefined ? { key: text } : { keyB64: key.toString('base64') };
+}
+
+/** The name bytes of a parsed `redis-dump-keys/1` line, or undefined when it has neither field. */
+export function keyOfLine(o: Record<string, unknown>): Buffer | undefined {
+  if (typeof o.keyB64 === 'string') return Buffer.from(o.keyB64, 'base64');
+  if (typeof o.key === 'string') return Buffer.from(o.key, 'utf8');
+  return undefined;
+}
+
+/** The per-key framing of the Redis digest: equal names (after the prefix) and payloads, equal digest. */
+export function digestKey(h: ReturnType<typeof createHash>, name: Buffer, payload: Buffer): void {
+  h.update(`${name.length}:`).update(name).update(`${payload.length}:`).update(payload);
 }
 
 /**
@@ -100,6 +142,7 @@ export async function redisKeys(redis: Redis, prefix = ''): Promise<string[]> {
  */
 export async function redisInventory(redis: Redis, prefix = ''): Promise<{ keys: number; checksum: string }> {
   const keys = await redisKeys(redis, prefix);
+  const skip = Buffer.byteLength(prefix, 'utf8');
   const h = createHash('sha256');
   let count = 0;
   for (let i = 0; i < keys.length; i += 500) {
@@ -110,11 +153,7 @@ export async function redisInventory(redis: Redis, prefix = ''): Promise<{ keys:
     batch.forEach((k, j) => {
       const [err, payload] = results[j] ?? [];
       if (err || payload === null || payload === undefined) return; // expired between SCAN and DUMP
-      const name = Buffer.from(k.slice(prefix.length));
-      h.update(`${name.length}:`)
-        .update(name)
-        .update(`${(payload as Buffer).length}:`)
-        .update(payload as Buffer);
+      digestKey(h, k.subarray(skip), payload as Buffer);
       count++;
     });
   }

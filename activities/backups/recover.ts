@@ -15,7 +15,17 @@ import { InvalidTargetError, UnsafeOperationError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
 import { type BackupManifest, type BackupSource, type BackupStore, type FileRef } from './contract';
 import { postgresTables, redisKeys } from './inventory';
-import { drillSet, loadMongoDump, parseKeyDump, pgRestoreDump, restoreKeyEntries, scratchRedis, withDatabase, type DrillSet } from './restore';
+import {
+  drillSet,
+  loadMongoDump,
+  parseKeyDump,
+  pgRestoreDump,
+  restoreKeyEntries,
+  scratchRedis,
+  withDatabase,
+  type DrillSet,
+  type KeyDumpEntry,
+} from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { attempt, backupAccess, nonRetryableChecksum, sourceOf, withPg } from './access';
 
@@ -345,7 +355,7 @@ export function createRecoveryActivities(deps: Deps, openStore?: () => BackupSto
         throw new UnsafeOperationError(
           `redis ${input.target} holds keys ${prefix ? `under ${prefix}` : '(the whole instance)'}; disaster recovery writes only empty stores: use the restore runbook`,
         );
-      let entries: Array<{ key: string; pttl: number; payload: Buffer }>;
+      let entries: KeyDumpEntry[];
       if (src.mode === 'keys') {
         entries = parseKeyDump(await store().read(src.file).catch(nonRetryableChecksum), src.file.key).entries;
       } else {

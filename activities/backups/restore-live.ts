@@ -31,7 +31,7 @@ import {
   type PostgresSource,
   type RedisSource,
 } from './contract';
-import { documentText, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
+import { digestKey, documentText, keyField, keyHasPrefix, keyLabel, mongoInventory, postgresInventory, postgresTables, redisKeys } from './inventory';
 import { bsonDocuments, logicalDigest, parseKeyDump, restoreKeyEntries } from './restore';
 import { latestVerifiedSet, listSets, readManifest } from './sets';
 import { backupAccess } from './access';
@@ -148,7 +148,7 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
     return stdout.split('\n').filter((l) => TABLE_DATA.test(l));
   }
 
-  async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  async function keysUnder(redis: Redis, prefix: string): Promise<Buffer[]> {
     return redisKeys(redis, prefix);
   }
 
@@ -229,7 +229,7 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
     for (const prefix of prefixes) {
       const now = await keysUnder(redis, prefix);
       for (let i = 0; i < now.length; i += 500) await redis.unlink(...now.slice(i, i + 500));
-      const mine = entries.filter((e) => e.key.startsWith(prefix));
+      const mine = entries.filter((e) => keyHasPrefix(e.key, prefix));
       await restoreKeyEntries(redis, mine, { replace: true, where: `under ${prefix} on ${src.target}` });
       out.push({ name: `${prefix}*`, restored: mine.length });
     }
@@ -368,7 +368,7 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
                     target: src.target,
                     name: `${p}*`,
                     current: (await keysUnder(redis, p)).length,
-                    inSet: entries.filter((e) => e.key.startsWith(p)).length,
+                    inSet: entries.filter((e) => keyHasPrefix(e.key, p)).length,
                   });
                 targets.redis.push({ target: src.target, prefixes });
               }
@@ -470,17 +470,18 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
             for (const t of input.targets.redis) {
               const t0 = Date.now();
               const redis = deps.redis(t.target);
-              const keys = [...new Set((await Promise.all(t.prefixes.map((p) => keysUnder(redis, p)))).flat())].sort();
+              // Prefixes may overlap: one key once, by its bytes.
+              const byName = new Map((await Promise.all(t.prefixes.map((p) => keysUnder(redis, p)))).flat().map((k) => [k.toString('latin1'), k]));
+              const keys = [...byName.values()].sort((a, b) => Buffer.compare(a, b));
               const h = createHash('sha256');
               const lines: string[] = [JSON.stringify({ format: 'redis-dump-keys/1', prefix: '', target: t.target })];
               let count = 0;
               for (const k of keys) {
                 const [payload, pttl] = await Promise.all([redis.dumpBuffer(k), redis.pttl(k)]);
                 if (!payload) continue;
-                const name = Buffer.from(k);
-                h.update(`${name.length}:`).update(name).update(`${payload.length}:`).update(payload);
+                digestKey(h, k, payload);
                 count++;
-                lines.push(JSON.stringify({ key: k, pttl: pttl > 0 ? pttl : 0, dump: payload.toString('base64') }));
+                lines.push(JSON.stringify({ ...keyField(k), pttl: pttl > 0 ? pttl : 0, dump: payload.toString('base64') }));
               }
               const file = await s.put(`${base}redis/${t.target}.keys.jsonl`, Buffer.from(`${lines.join('\n')}\n`));
               sources.push({ store: 'redis', target: t.target, mode: 'keys', file, keys: count, checksum: h.digest('hex'), ms: Date.now() - t0 });
@@ -596,13 +597,14 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
             const { entries } = parseKeyDump(await store().read(src.file).catch(corruptOnChecksum), src.file.key);
             const redis = deps.redis(t.target);
             for (const p of t.prefixes) {
-              const expected = entries.filter((e) => e.key.startsWith(p));
-              const live = new Set(await keysUnder(redis, p));
+              const expected = entries.filter((e) => keyHasPrefix(e.key, p));
+              // Keyed by the name's bytes (latin1 maps each byte to one character).
+              const live = new Map((await keysUnder(redis, p)).map((k) => [k.toString('latin1'), k]));
               const missing: string[] = [];
               const differing: string[] = [];
               for (const e of expected) {
-                if (!live.delete(e.key)) {
-                  missing.push(e.key);
+                if (!live.delete(e.key.toString('latin1'))) {
+                  missing.push(keyLabel(e.key));
                   continue;
                 }
                 const now = await redis.dumpBuffer(e.key);
@@ -610,7 +612,7 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
                 const check = `restore-verify:${randomUUID()}`;
                 await redis.restore(check, 0, e.payload, 'REPLACE');
                 try {
-                  if ((await logicalDigest(redis, e.key)) !== (await logicalDigest(redis, check))) differing.push(e.key);
+                  if ((await logicalDigest(redis, e.key)) !== (await logicalDigest(redis, check))) differing.push(keyLabel(e.key));
                 } finally {
                   await redis.unlink(check);
                 }
@@ -621,7 +623,10 @@ export function createRestoreLiveActivities(deps: Deps, openStore?: () => Backup
               if (missing.length) differences.push(`redis ${t.target}: ${missing.length} key(s) of set ${input.setId} missing under ${p}: ${list(missing)}`);
               if (differing.length)
                 differences.push(`redis ${t.target}: ${differing.length} key(s) under ${p} differ from set ${input.setId}: ${list(differing)}`);
-              if (live.size) differences.push(`redis ${t.target}: ${live.size} key(s) under ${p} that set ${input.setId} does not hold: ${list([...live])}`);
+              if (live.size)
+                differences.push(
+                  `redis ${t.target}: ${live.size} key(s) under ${p} that set ${input.setId} does not hold: ${list([...live.values()].map(keyLabel))}`,
+                );
             }
           }
         },

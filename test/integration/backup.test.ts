@@ -22,6 +22,7 @@ import {
   type RedisSource,
 } from '../../activities/backups/contract';
 import { mongoInventory, postgresInventory, redisInventory } from '../../activities/backups/inventory';
+import { parseKeyDump } from '../../activities/backups/restore';
 import { latestVerifiedSet, listSets } from '../../activities/backups/sets';
 import { createFsStore } from '../../activities/backups/store-fs';
 import { runbooks } from '../../client/registry';
@@ -33,6 +34,12 @@ import { failureOf, startRun } from '../helpers/runs';
 
 let env: TestEnv;
 let prefix: string;
+/** Names that are not UTF-8 (as strings both would read "\ufffd\ufffdA"), and a multi-byte UTF-8 one. */
+const oddNames = (): Buffer[] => [
+  Buffer.concat([Buffer.from(prefix), Buffer.from([0xff, 0xfe, 0x41])]),
+  Buffer.concat([Buffer.from(prefix), Buffer.from([0xfe, 0xff, 0x41])]),
+  Buffer.from(`${prefix}ключ:ü`, 'utf8'),
+];
 const dirs: string[] = [];
 const tempDir = (): string => {
   const d = mkdtempSync(path.join(tmpdir(), 'rbt-bkstore-'));
@@ -81,6 +88,10 @@ async function generate(): Promise<void> {
   r.sadd(`${prefix}set`, 'p', 'q');
   r.zadd(`${prefix}zset`, 1, 'one', 2, 'two');
   r.set(`${prefix}expiring`, 'soon', 'PX', 3_600_000);
+  const [a, b, c] = oddNames();
+  r.set(a!, Buffer.from([0x00, 0xff, 0x10]));
+  r.set(b!, 'same name as a string, other bytes');
+  r.hset(c!, { поле: 'значение' });
   await r.exec();
 }
 
@@ -174,7 +185,36 @@ describe('the backup runbook', () => {
     expect(mongo.collections.find((c) => c.name === 'bk_events')).toMatchObject({ documents: DOCS, indexes: 2 });
     const redis = manifest.sources.find((s): s is RedisSource => s.store === 'redis')!;
     expect(redis).toMatchObject({ mode: 'keys', prefix, ...(await redisInventory(env.redis, prefix)) });
-    expect(redis.keys).toBeGreaterThanOrEqual(406);
+    expect(redis.keys).toBeGreaterThanOrEqual(409);
+  });
+
+  test('keys whose names are not UTF-8 are backed up with their exact bytes (`keyB64`), UTF-8 ones as `key`', async () => {
+    const redis = manifest.sources.find((s): s is RedisSource => s.store === 'redis')!;
+    const body = await readFile(path.join(env.backupDir, redis.file.key));
+    const hex = (ks: Buffer[]) => ks.map((k) => k.toString('hex')).sort();
+    const live = await env.redis.keysBuffer(`${prefix}*`);
+    const { entries } = parseKeyDump(body, redis.file.key);
+    expect(hex(entries.map((e) => e.key))).toEqual(hex(live));
+    expect(redis.keys).toBe(live.length);
+    const [a, b, c] = oddNames();
+    for (const k of [a, b] as Buffer[]) {
+      const e = entries.find((x) => x.key.equals(k))!;
+      expect(e.payload.equals(await env.redis.dumpBuffer(k))).toBe(true);
+    }
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(1)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(
+      lines
+        .filter((l) => 'keyB64' in l)
+        .map((l) => l.keyB64)
+        .sort(),
+    ).toEqual([a!.toString('base64'), b!.toString('base64')].sort());
+    expect(lines.filter((l) => 'keyB64' in l && 'key' in l)).toEqual([]);
+    expect(lines.some((l) => l.key === c!.toString('utf8'))).toBe(true);
   });
 
   test('every file has the sha256 the manifest and its .sha256 record, and only its owner may read it', async () => {

@@ -18,6 +18,12 @@ import { failureOf, gateOpen, platform, startRun, type RunHandle } from '../help
 let env: TestEnv;
 let setA: string;
 let cache: string;
+/** Names that are not UTF-8 (as strings both would read "\ufffd\ufffdA"), and a multi-byte UTF-8 one. */
+const oddNames = (): Buffer[] => [
+  Buffer.concat([Buffer.from(cache), Buffer.from([0xff, 0xfe, 0x41])]),
+  Buffer.concat([Buffer.from(cache), Buffer.from([0xfe, 0xff, 0x41])]),
+  Buffer.from(`${cache}ключ:ü`),
+];
 /** The data as the backup set holds it (taken right after the set). */
 let good: Snapshot;
 
@@ -46,8 +52,12 @@ async function snapshot(): Promise<Snapshot> {
   const rows = async (table: string) =>
     (await env.pool.query(`SELECT row_to_json(t)::text AS r FROM ${table} t ORDER BY id`)).rows.map((r: { r: string }) => r.r);
   const docs = async (c: string) => (await env.mongo.collection(c).find({}).sort({ _id: 1 }).toArray()).map((d) => JSON.stringify(d));
+  // Names and values as bytes: a name that is not UTF-8 is its own key, not "\ufffd".
   const keys: Record<string, string | null> = {};
-  for (const k of (await env.redis.keys(`${cache}*`)).sort()) keys[k] = await env.redis.get(k);
+  for (const k of (await env.redis.keysBuffer(`${cache}*`)).sort((a, b) => Buffer.compare(a, b))) {
+    const text = k.toString('utf8');
+    keys[Buffer.from(text).equals(k) ? text : `hex:${k.toString('hex')}`] = (await env.redis.getBuffer(k))?.toString('base64') ?? null;
+  }
   return {
     runs: await rows('public.report_runs'),
     reports: await rows('public.reports'),
@@ -64,6 +74,10 @@ async function corrupt(tag: string): Promise<void> {
   await env.redis.set(`${cache}k:1`, `bad ${tag}`);
   await env.redis.del(`${cache}k:2`);
   await env.redis.set(`${cache}k:new-${tag}`, 'not in the set');
+  const [a, b, c] = oddNames();
+  await env.redis.set(a!, `bad ${tag}`);
+  await env.redis.del(b!);
+  await env.redis.set(c!, Buffer.from([0xde, 0xad]));
 }
 
 /** A copy of a set under a new id whose manifest expects another checksum of public.report_runs. */
@@ -113,6 +127,10 @@ beforeAll(async () => {
   cache = `rbt:${env.id}:cache:`;
   const pipe = env.redis.pipeline();
   for (let i = 0; i < 50; i++) pipe.set(`${cache}k:${i}`, `value ${i}`);
+  const [a, b, c] = oddNames();
+  pipe.set(a!, Buffer.from([0x00, 0xff, 0x10]));
+  pipe.set(b!, 'same name as a string, other bytes');
+  pipe.set(c!, 'значение ü');
   await pipe.exec();
   setA = await backupSetOf(env, cache);
   good = await snapshot();
@@ -134,7 +152,7 @@ test('a dry run checks the set and shows what would be replaced with counts, and
   expect(runs.current).toBe(before.runs.length);
   expect(runs.inSet).toBeGreaterThan(runs.current);
   expect(r.replaces.find((i) => i.name === 'report_templates')).toMatchObject({ store: 'mongo', inSet: 4 });
-  expect(r.replaces.find((i) => i.name === `${cache}*`)).toMatchObject({ store: 'redis', current: 50, inSet: 50 });
+  expect(r.replaces.find((i) => i.name === `${cache}*`)).toMatchObject({ store: 'redis', current: 52, inSet: 53 });
   expect(r.plan.find((s) => s.id === 'approval')!.title).toMatch(/^approval by 2 of role sre-lead\/dba \(environment production/);
   expect(r.plan.filter((s) => s.status !== 'skipped')).toEqual([]);
   expect(await snapshot()).toEqual(before);
@@ -162,6 +180,9 @@ test('a restore of corrupted rows, documents and keys brings back exactly the ba
   expect(now.runs).toEqual(good.runs);
   expect(now.templates).toEqual(good.templates);
   expect(now.keys).toEqual(good.keys);
+  expect(Object.keys(good.keys)).toEqual(
+    expect.arrayContaining(['hex:' + oddNames()[0]!.toString('hex'), 'hex:' + oddNames()[1]!.toString('hex'), `${cache}ключ:ü`]),
+  );
   expect(now.runs).not.toEqual([]);
   expect(now.reports).toEqual(edited);
   expect(now.logs).toEqual(logsBefore);
