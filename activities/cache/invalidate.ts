@@ -10,7 +10,7 @@ import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
 import { escapeGlob, globMatcher, literalPrefix } from './glob';
-import { cacheRedisOf } from './stats';
+import { cacheConfigOf } from './stats';
 
 export interface PatternPlan {
   pattern: string;
@@ -74,9 +74,8 @@ type ScanReply = [Buffer, Buffer[]];
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function settings(deps: Deps, service: string) {
-  const svc = deps.service(service);
-  if (!svc.cache) throw new InvalidTargetError(`service: "${service}" has no cache configured (services.${service}.cache)`);
-  return { svc, cache: svc.cache, redis: cacheRedisOf(deps, service), protect: globMatcher(svc.cache.protect) };
+  const cache = cacheConfigOf(deps, service);
+  return { svc: deps.service(service), cache, redis: deps.redis(cache.redis), protect: globMatcher(cache.protect) };
 }
 
 /** The earlier attempt's progress when this is a retry of the same run's activity. */

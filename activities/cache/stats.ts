@@ -2,6 +2,7 @@
 // a window as the delta of keyspace_hits and keyspace_misses (seed 002 "Cache Monitoring"). The counters
 // are server-wide: every client's lookups count, which is what the seeds' hit-rate check reads too.
 import type { Redis } from 'ioredis';
+import type { ServiceConfig } from '../../config/schema';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
@@ -62,19 +63,18 @@ export function hitRateBetween(before: CacheStats, after: CacheStats): HitRate {
   return { hits, misses, rate: hits + misses > 0 ? hits / (hits + misses) : null, windowMs: after.at - before.at };
 }
 
-/** `93.1% (1200 hits, 88 misses over 30s)` or `no lookups over 30s`. */
-export function describeHitRate(h: HitRate): string {
-  const over = `over ${Math.round(h.windowMs / 1000)}s`;
-  return h.rate === null ? `no lookups ${over}` : `${(h.rate * 100).toFixed(1)}% (${h.hits} hits, ${h.misses} misses ${over})`;
-}
-
 export type CacheStatsActivities = ReturnType<typeof createCacheStatsActivities>;
 
-/** The cache's Redis: the service's `cache.redis` target (an InvalidTargetError when it has no cache). */
-export function cacheRedisOf(deps: Deps, service: string): Redis {
+/** The service's cache settings (an InvalidTargetError when it has none). */
+export function cacheConfigOf(deps: Deps, service: string): NonNullable<ServiceConfig['cache']> {
   const cache = deps.service(service).cache;
   if (!cache) throw new InvalidTargetError(`service "${service}" has no cache configured (services.${service}.cache)`);
-  return deps.redis(cache.redis);
+  return cache;
+}
+
+/** The cache's Redis: the service's `cache.redis` target. */
+export function cacheRedisOf(deps: Deps, service: string): Redis {
+  return deps.redis(cacheConfigOf(deps, service).redis);
 }
 
 export function createCacheStatsActivities(deps: Deps) {

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
 import { withHeartbeat } from '../heartbeat';
+import { cacheConfigOf } from './stats';
 import { cacheKey, computeUserMetrics, encodeCached, type CacheMetric } from './metrics';
 
 /** The failure type of a warm that made more errors than it was allowed (never retried: it would only make more). */
@@ -97,12 +98,6 @@ export interface RefreshedView {
 
 export type CacheWarmActivities = ReturnType<typeof createCacheWarmActivities>;
 
-function cacheOf(deps: Deps, service: string) {
-  const cache = deps.service(service).cache;
-  if (!cache) throw new InvalidTargetError(`service "${service}" has no cache configured (services.${service}.cache)`);
-  return cache;
-}
-
 /** The activity context, or undefined outside an activity (a benchmark calling the function directly). */
 function activityContext(): Context | undefined {
   try {
@@ -180,7 +175,7 @@ export function createCacheWarmActivities(deps: Deps) {
   return {
     /** Read-only: the cache's settings and how many users are active now. */
     async resolveCacheWarm(input: { service: string; activeDays?: number; metrics?: CacheMetric[] }): Promise<CacheWarmTarget> {
-      const cache = cacheOf(deps, input.service);
+      const cache = cacheConfigOf(deps, input.service);
       const activeDays = input.activeDays ?? cache.activeDays;
       const since = new Date(Date.now() - activeDays * 86_400_000).toISOString();
       const { rows } = await deps
@@ -205,7 +200,7 @@ export function createCacheWarmActivities(deps: Deps) {
       const started = Date.now();
       const ctx = activityContext();
       const attempt = ctx?.info.attempt ?? 1;
-      const cache = cacheOf(deps, input.service);
+      const cache = cacheConfigOf(deps, input.service);
       const pool = deps.pg(cache.postgres);
       const redis: Redis = deps.redis(cache.redis);
       const ids = await activeUserIds(pool, input.since).catch((err: unknown) => explainMissingTables(err, cache.postgres));
@@ -329,7 +324,7 @@ export function createCacheWarmActivities(deps: Deps) {
      */
     async verifyWarm(input: VerifyWarmInput): Promise<VerifyWarmResult> {
       const started = Date.now();
-      const cache = cacheOf(deps, input.service);
+      const cache = cacheConfigOf(deps, input.service);
       const redis = deps.redis(cache.redis);
       const ids = await activeUserIds(deps.pg(cache.postgres), input.since).catch((err: unknown) => explainMissingTables(err, cache.postgres));
       const keys = ids.flatMap((id) => input.metrics.map((m) => cacheKey(cache.prefix, id, m)));
@@ -362,7 +357,7 @@ export function createCacheWarmActivities(deps: Deps) {
      * CONCURRENTLY (readers are not blocked) when the view has the unique index that needs and is populated.
      */
     async refreshMaterializedViews(input: { service: string }): Promise<RefreshedView[]> {
-      const cache = cacheOf(deps, input.service);
+      const cache = cacheConfigOf(deps, input.service);
       const pool = deps.pg(cache.postgres);
       const { rows } = await pool.query<{ schemaname: string; matviewname: string; ispopulated: boolean; has_unique: boolean }>(
         `SELECT m.schemaname, m.matviewname, m.ispopulated,
