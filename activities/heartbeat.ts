@@ -6,12 +6,8 @@ import { Context } from '@temporalio/activity';
  * activity (a benchmark or a test calling the function directly), it just runs `fn`.
  */
 export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, details: () => unknown = () => undefined, everyMs = 2000): Promise<T> {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return fn(new AbortController().signal);
-  }
+  const ctx = currentActivity();
+  if (!ctx) return fn(new AbortController().signal);
   ctx.heartbeat(details());
   const timer = setInterval(() => ctx.heartbeat(details()), everyMs);
   try {
@@ -19,4 +15,18 @@ export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, 
   } finally {
     clearInterval(timer);
   }
+}
+
+/** The running activity's context, or undefined outside an activity (a benchmark or a test calling the function). */
+export function currentActivity(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the previous attempt of this activity last heartbeated (a retry after a worker died), if anything. */
+export function previousHeartbeat<T>(): T | undefined {
+  return currentActivity()?.info.heartbeatDetails as T | undefined;
 }

@@ -3,12 +3,11 @@
 // blocks Redis for long however large the keyspace. Keys matching a protect glob of the config (queues,
 // platform state) are never unlinked, whatever the pattern. Keys are handled as Buffers end to end: a key
 // that is not valid UTF-8 is unlinked as itself, never as a re-encoded look-alike.
-import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import { durationMs } from '../../common/duration';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
-import { withHeartbeat } from '../heartbeat';
+import { previousHeartbeat, withHeartbeat } from '../heartbeat';
 import { escapeGlob, globMatcher, literalPrefix } from './glob';
 import { cacheConfigOf } from './stats';
 
@@ -80,13 +79,7 @@ function settings(deps: Deps, service: string) {
 
 /** The earlier attempt's progress when this is a retry of the same run's activity. */
 function resumeFrom(runKey: string, patterns: string[]): Progress | undefined {
-  let details: unknown;
-  try {
-    details = Context.current().info.heartbeatDetails;
-  } catch {
-    return undefined;
-  }
-  const d = details as Partial<Progress> | undefined;
+  const d = previousHeartbeat<Partial<Progress>>();
   if (!d || d.runKey !== runKey || typeof d.cursor !== 'string' || typeof d.patternIndex !== 'number') return undefined;
   // The same patterns in the same order, or the cursor means nothing.
   if (!Array.isArray(d.perPattern) || d.perPattern.map((p) => p.pattern).join('\n') !== patterns.join('\n')) return undefined;

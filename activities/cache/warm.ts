@@ -5,14 +5,13 @@
 // activity that heartbeats its progress: a retry (a worker died) skips every batch its earlier attempt
 // finished, so no key is written twice. Per-key errors count against an error budget; past it the run
 // stops at once.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { escapeIdentifier, type Pool } from 'pg';
 import { durationMs } from '../../common/duration';
 import type { Redis } from 'ioredis';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
-import { withHeartbeat } from '../heartbeat';
+import { currentActivity, withHeartbeat } from '../heartbeat';
 import { cacheConfigOf } from './stats';
 import { cacheKey, computeUserMetrics, encodeCached, type CacheMetric } from './metrics';
 
@@ -97,15 +96,6 @@ export interface RefreshedView {
 }
 
 export type CacheWarmActivities = ReturnType<typeof createCacheWarmActivities>;
-
-/** The activity context, or undefined outside an activity (a benchmark calling the function directly). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
 
 async function activeUserIds(pool: Pool, since: string): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>('SELECT id::text AS id FROM app_users WHERE last_active_at >= $1 ORDER BY app_users.id', [since]);
@@ -198,7 +188,7 @@ export function createCacheWarmActivities(deps: Deps) {
     /** Warms every active user's keys in batches; resumes after its last heartbeat. See the file's comment. */
     async warmCache(input: WarmCacheInput): Promise<WarmCacheResult> {
       const started = Date.now();
-      const ctx = activityContext();
+      const ctx = currentActivity();
       const attempt = ctx?.info.attempt ?? 1;
       const cache = cacheConfigOf(deps, input.service);
       const pool = deps.pg(cache.postgres);

@@ -7,13 +7,12 @@
 //  - BullMQ queues: only through BullMQ's own API (retryJobs, clean, pause, counts), never by editing its keys.
 // The seed's "DEL report_jobs_processing" (loses jobs) and "DEL nova:email:failed" are what this replaces.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context } from '@temporalio/activity';
 import { Queue } from 'bullmq';
 import type { ServiceConfig } from '../../config/schema';
 import { durationMs } from '../../common/duration';
 import type { Deps } from '../deps';
 import { InvalidTargetError } from '../errors';
-import { withHeartbeat } from '../heartbeat';
+import { previousHeartbeat, withHeartbeat } from '../heartbeat';
 
 export type QueueStatus = 'ok' | 'warning' | 'critical';
 
@@ -442,7 +441,7 @@ export function createQueueRecoveryActivities(deps: Deps) {
       return withBull(input.service, input.queue, async (q) => {
         // A retry after a crash counts from the first attempt's count (its first heartbeat), so `retried`
         // covers every attempt; what is left is always read afresh.
-        const initial = previousDetails<{ initial?: number }>()?.initial ?? (await finishedUpTo(input.service, q, 'failed', input.before));
+        const initial = previousHeartbeat<{ initial?: number }>()?.initial ?? (await finishedUpTo(input.service, q, 'failed', input.before));
         return withHeartbeat(
           async (signal) => {
             let left = await finishedUpTo(input.service, q, 'failed', input.before);
@@ -498,7 +497,7 @@ export function createQueueRecoveryActivities(deps: Deps) {
     /** BullMQ: waits until no job is waiting or active in any of `queues`, up to `timeoutMs`; heartbeats the counts. */
     async waitForBullmqDrain(input: { service: string; queues: string[]; timeoutMs: number; pollMs?: number }): Promise<BullDrainResult> {
       // A retry after a worker crash goes on counting from the first attempt's start.
-      const started = previousDetails<{ startedAt?: number }>()?.startedAt ?? Date.now();
+      const started = previousHeartbeat<{ startedAt?: number }>()?.startedAt ?? Date.now();
       const left: Record<string, number> = {};
       const read = async (): Promise<number> => {
         let sum = 0;
@@ -522,15 +521,6 @@ export function createQueueRecoveryActivities(deps: Deps) {
       );
     },
   };
-}
-
-/** The last heartbeat details of an earlier attempt of this activity; undefined outside an activity. */
-function previousDetails<T>(): T | undefined {
-  try {
-    return Context.current().info.heartbeatDetails as T | undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 interface RawJob {
