@@ -93,7 +93,7 @@ export type { LockActivities } from './locks';
 export type { MaintenanceLookupActivities } from './maintenance/resolve';
 export type { MaintenanceTaskActivities, TaskRunResult } from './maintenance/run-task';
 export type { MaintenanceTask, ResolvedTask, TaskKind } from './maintenance/types';
-export type { Audience, Notification, NotifyActivities, Severity } from './notify';
+export type { Audience, Notification, NotifyActivities, NotifyResult, Page, Severity } from './notify';
 export type { PlatformActivities, PlatformState, RestartMode, RestartResult } from './platform';
 export type { DeployResult, DeploymentState, Revision, RolloutStatus, RolloutWaitResult } from './platform';
 export type { DrainResult, QueueActivities, QueueStats } from './redis/queue';

@@ -5,7 +5,11 @@ import { z } from 'zod';
 import { checkKey } from '../activities/backups/contract';
 import { parseDuration } from '../common/duration';
 import { approvalPolicySchema } from '../workflows/lib/approval-rules';
+import { certificateSchema } from './certificates';
 import { dataRollbackSchema } from './data-rollback';
+import { healthSchema } from './health';
+import { incidentsSchema } from './incidents';
+import { notifySchema } from './notify';
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
 
@@ -126,6 +130,7 @@ export const serviceSchema = z.object({
   queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
   bullmq: bullmqSchema.optional().describe('BullMQ queues of the service (queue-recovery acts on them through BullMQ)'),
   cache: cacheSchema.optional().describe('the per-user metrics cache (cache-warm, cache-invalidate)'),
+  health: healthSchema.prefault({}).describe('what the health check adds: thresholds, data directories, job freshness, certificates'),
   postgres: z.array(name).default([]).describe('postgres targets the service owns (first is the default)'),
   mongo: z.array(name).default([]).describe('mongo targets the service owns (first is the default)'),
   smoke: z
@@ -178,11 +183,6 @@ export const serviceSchema = z.object({
 export const personSchema = z.object({
   roles: z.array(name).min(1).describe('roles checked by approval policies, e.g. sre-lead, dba'),
   email: z.string().email().optional(),
-});
-
-export const webhookSchema = z.object({
-  name,
-  url: url.describe('receives a JSON POST per notification, with an Idempotency-Key header'),
 });
 
 export const fsBackupStoreSchema = z
@@ -246,10 +246,9 @@ export const configSchema = z
       .default({})
       .describe('per-environment policies, by the environment name services declare'),
     people: z.record(name, personSchema).default({}).describe('approver directory: person -> roles'),
-    notify: z
-      .object({ webhooks: z.array(webhookSchema).default([]) })
-      .default({ webhooks: [] })
-      .describe('where notifications go besides the worker log and the audit store'),
+    notify: notifySchema,
+    incidents: incidentsSchema,
+    certificates: z.record(name, certificateSchema).default({}).describe('TLS certificates certificate-renewal keeps valid, by name'),
     audit: z.object({ url: url.describe('postgres URL of the append-only audit store') }),
     api: z
       .object({
@@ -324,7 +323,26 @@ export const configSchema = z
         });
       }
     }
+    const person = (p: string, path: Array<string | number>, what: string) => {
+      if (p in cfg.people) return;
+      ctx.addIssue({ code: 'custom', path, message: `${what} "${p}" is not in people; known: ${Object.keys(cfg.people).join(', ') || '(none)'}` });
+    };
+    for (const [i, l] of cfg.incidents.escalation.entries()) {
+      for (const [j, p] of l.people.entries()) person(p, ['incidents', 'escalation', i, 'people', j], 'person');
+    }
+    for (const [aud, list] of Object.entries(cfg.notify.email?.to ?? {})) {
+      for (const [j, r] of list.entries()) if (!r.includes('@')) person(r, ['notify', 'email', 'to', aud, j], 'recipient');
+    }
     for (const [svcName, svc] of Object.entries(cfg.services)) {
+      for (const [i, c] of svc.health.certificates.entries()) {
+        if (!(c in cfg.certificates)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', svcName, 'health', 'certificates', i],
+            message: `certificate "${c}" is not configured; known: ${Object.keys(cfg.certificates).join(', ') || '(none)'}`,
+          });
+        }
+      }
       for (const [i, step] of (svc.dataRollback?.steps ?? []).entries()) {
         const owned = step.store === 'mongo' ? svc.mongo : svc.postgres;
         if (!owned.includes(step.target)) {

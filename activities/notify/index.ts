@@ -17,13 +17,33 @@ export interface Notification {
   title: string;
   text: string;
   fields?: Record<string, string | number | boolean>;
+  /** People (keys of people) who must hear of it besides the audience's recipients, e.g. an escalation level. */
+  people?: string[];
+  /** A PagerDuty Events v2 event for incidents P0/P1 (sent only when notify.pagerduty is configured). */
+  page?: Page;
+  /** Email subject instead of the title, e.g. the incident template's "[INCIDENT] reports - ...". */
+  subject?: string;
+}
+
+export interface Page {
+  action: 'trigger' | 'acknowledge' | 'resolve';
+  /** One per incident: acknowledge and resolve name the alert trigger opened. */
+  dedupKey: string;
+  severity: 'critical' | 'error' | 'warning' | 'info';
+}
+
+export interface NotifyResult {
+  /** Transports that have it (now or on an earlier attempt). */
+  delivered: string[];
+  /** Transports still refusing after notify.attempts tries: reported, never the run's failure. */
+  failed: Array<{ channel: string; error: string }>;
 }
 
 export type NotifyActivities = ReturnType<typeof createNotifyActivities>;
 
 export function createNotifyActivities(deps: Deps) {
   return {
-    async notify(n: Notification): Promise<{ delivered: string[] }> {
+    async notify(n: Notification): Promise<NotifyResult> {
       const line = `[${n.audience}] ${n.title}: ${n.text}`;
       if (n.severity === 'info') log.info(line, { workflowId: n.workflowId, ...n.fields });
       else log.warn(line, { workflowId: n.workflowId, ...n.fields });
@@ -51,7 +71,7 @@ export function createNotifyActivities(deps: Deps) {
         kind: 'notification',
         data: { severity: n.severity, audience: n.audience, title: n.title, text: n.text, delivered },
       });
-      return { delivered };
+      return { delivered, failed: [] };
     },
   };
 }

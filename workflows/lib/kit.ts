@@ -22,7 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { Audience, Severity } from '../../activities';
+import type { Audience, Notification, Severity } from '../../activities';
 import { lockWorkflowId, type LockNotice } from '../../common/locks';
 import { ApprovalGate, type GateHooks } from './approval';
 import type { ApprovalPolicy, ApprovalState } from './approval-rules';
@@ -48,6 +48,9 @@ export interface RunbookInputBase {
 }
 
 export type { Audience, Severity };
+
+/** What a notification may carry besides its text: named people, a PagerDuty event, an email subject, fields. */
+export type TellExtra = Partial<Pick<Notification, 'people' | 'page' | 'subject' | 'fields'>>;
 
 /** A hard stop: no step that changes anything starts after `atMs`. */
 export interface Deadline {
@@ -75,7 +78,7 @@ export interface Run<P extends RunbookInputBase, C, S> {
   key(k: string): string;
   audit(kind: string, key: string, data: Record<string, unknown>, actor?: string): Promise<void>;
   /** Notifies; a channel being down becomes a warning of the run, never its failure. */
-  tell(event: string, severity: Severity, audience: Audience, title: string, text: string): Promise<void>;
+  tell(event: string, severity: Severity, audience: Audience, title: string, text: string, extra?: TellExtra): Promise<void>;
   status(status: RunStatus, message: string): void;
   stop(outcome: StopRun['outcome'], reason: string): never;
   /** Opens the run's approval gate and waits; anything but approval stops the run (rejected, timed-out). */
@@ -283,9 +286,9 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
     });
   }
 
-  async tell(event: string, severity: Severity, audience: Audience, title: string, text: string): Promise<void> {
+  async tell(event: string, severity: Severity, audience: Audience, title: string, text: string, extra: TellExtra = {}): Promise<void> {
     try {
-      await notifier.notify({
+      const { failed } = await notifier.notify({
         key: this.key(event),
         workflowId: this.workflowId,
         runbook: this.def.type,
@@ -293,8 +296,10 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
         audience,
         title,
         text,
-        fields: { target: this.def.target(this.input) },
+        ...extra,
+        fields: { target: this.def.target(this.input), ...extra.fields },
       });
+      for (const f of failed ?? []) this.warnings.push(`notification "${event}" was not delivered by ${f.channel}: ${f.error}`);
     } catch (err) {
       // A notification channel being down must not leave a target half-changed: note it and go on.
       this.warnings.push(`notification "${event}" was not delivered: ${failureMessage(err)}`);
