@@ -78,6 +78,20 @@ export const notifySchema = z
     attempts: z.number().int().min(1).max(10).default(4).describe('tries per transport before it is reported as not delivered (the run goes on either way)'),
   })
   .strict()
+  .superRefine((n, ctx) => {
+    // A channel's name keys its delivery records: two channels of one name would skip each other's messages.
+    const seen = new Set(['email', 'pagerduty']);
+    for (const [kind, list] of [
+      ['webhooks', n.webhooks],
+      ['slack', n.slack],
+    ] as const) {
+      for (const [i, c] of list.entries()) {
+        if (seen.has(c.name))
+          ctx.addIssue({ code: 'custom', path: [kind, i, 'name'], message: `"${c.name}" is already a channel name (email and pagerduty are taken)` });
+        seen.add(c.name);
+      }
+    }
+  })
   .prefault({})
   .describe('where notifications go besides the worker log and the audit store');
 

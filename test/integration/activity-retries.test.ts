@@ -236,13 +236,18 @@ describe('notify', () => {
     const first = await inAttempt({ attempt: 1 }, () => activities.notify(n));
     const second = await inAttempt({ attempt: 2 }, () => activities.notify(n));
 
-    expect(first).toEqual({ delivered: ['test-sink'] });
-    expect(second).toEqual({ delivered: ['test-sink'] });
+    expect(first).toEqual({ delivered: ['test-sink', 'email'], failed: [] });
+    expect(second).toEqual({ delivered: ['test-sink', 'email'], failed: [] });
+    expect(env.mail.messages().filter((m) => m.text.includes('starts in 10 minutes'))).toHaveLength(1);
     const received = env.notifications.filter((x) => x.body.key === n.key);
     expect(received).toHaveLength(1);
     expect(received[0]!.headers['idempotency-key']).toBe(n.key);
     const delivered = await auditRows(n.workflowId, 'notification-delivered');
-    expect(delivered.map((r) => [r.key, r.data])).toEqual([[`notify:${n.key}:test-sink`, { channel: 'test-sink' }]]);
+    // Channels are tried at once: their records may land in either order.
+    expect(delivered.map((r) => [r.key, r.data]).sort()).toEqual([
+      [`notify:${n.key}:email`, { channel: 'email' }],
+      [`notify:${n.key}:test-sink`, { channel: 'test-sink' }],
+    ]);
     expect(await auditRows(n.workflowId, 'notification')).toHaveLength(1);
   });
 });
