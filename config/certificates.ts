@@ -41,6 +41,11 @@ export const certificateSchema = z
       })
       .strict(),
     backupDir: z.string().min(1).describe('where the current pair is copied before a new one is installed'),
+    verifyTimeout: z
+      .string()
+      .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "15s"')
+      .default('15s')
+      .describe('after a reload: how long the front may take to serve the new pair (else the backup is put back)'),
     renewWithin: z
       .string()
       .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30d"')

@@ -29,6 +29,9 @@ command -v redis-benchmark >/dev/null 2>&1 || need_apt+=("redis-tools")
 { [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ]; } || need_apt+=("prometheus-alertmanager")
 # Chromium for the Web UI browser test (driven by playwright-core, which downloads no browser of its own).
 [ -x /usr/bin/chromium ] || need_apt+=("chromium")
+# nginx: the stack's TLS front (certificate-renewal). The stack runs its own master on loopback; the package's
+# system service is not started (a policy-rc.d that denies starts keeps it so on machines that have one).
+[ -x /usr/sbin/nginx ] || need_apt+=("nginx")
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
@@ -39,7 +42,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   "${SUDO[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 else
-  say "apt packages present (postgresql-$PG_MAJOR, redis, prometheus, prometheus-alertmanager, chromium)"
+  say "apt packages present (postgresql-$PG_MAJOR, redis, prometheus, prometheus-alertmanager, chromium, nginx)"
 fi
 
 # Versions are read into a variable first: `tool --version | grep -q` fails under pipefail whenever grep
