@@ -12,6 +12,7 @@ import { RunbookStatus } from '../common/search-attributes';
 import { describeChange, STEP_MARK } from '../workflows/lib/details';
 import type { RunbookResult } from '../workflows/lib/result';
 import { inbox, timeLeft } from './inbox';
+import { IncidentArgsError, IncidentRefusedError, sendIncidentMessage, type IncidentMessage } from './incidents';
 import { RUNBOOKS, runbookByName, runbookByType, UnknownRunbookError } from './registry';
 import { castVote, connectClient, describeRun, InputError, startRunbookRun, VoteRefusedError, watchRun } from './runbooks';
 
@@ -41,7 +42,10 @@ function readInput(file: string): unknown {
   }
 }
 
-async function start(name: string, opts: { example?: boolean; input?: string; id?: string; as?: string; dryRun?: boolean; wait?: boolean }): Promise<void> {
+async function start(
+  name: string,
+  opts: { example?: boolean; input?: string; id?: string; as?: string; dryRun?: boolean; wait?: boolean; incident?: string },
+): Promise<void> {
   const entry = runbookByName(name);
   if (!opts.example && !opts.input) throw new InputError(`give --input <file.json|-> or --example (see: npm run runbook -- example ${name})`);
   const input = (opts.input ? readInput(opts.input) : entry.example()) as Record<string, unknown>;
@@ -49,6 +53,7 @@ async function start(name: string, opts: { example?: boolean; input?: string; id
   if (opts.as) input.requestedBy = opts.as;
   else if (opts.example && process.env.RUNBOOK_USER) input.requestedBy = process.env.RUNBOOK_USER;
   if (opts.dryRun) input.dryRun = true;
+  if (opts.incident) input.incident = opts.incident;
   const run = await startRunbookRun(await getClient(), entry, input, { taskQueue: profile.taskQueue, ...(opts.id ? { workflowId: opts.id } : {}) });
   const handle = run.handle;
   if (run.created) console.log(`started ${handle.workflowId}  (${entry.workflowType})`);
@@ -68,6 +73,20 @@ async function vote(decision: 'approve' | 'reject', workflowId: string, opts: { 
   const approvals = state.votes.filter((v) => v.decision === 'approve').length;
   console.log(`${approver} voted ${decision}: the gate is ${state.status} (${approvals} of ${state.policy.quorum} approvals)`);
   if (state.status === 'rejected' && state.reason) console.log(`  ${state.reason}`);
+}
+
+async function incidentMessage(workflowId: string, m: IncidentMessage): Promise<void> {
+  const state = await sendIncidentMessage(await getClient(), workflowId, m);
+  const what = { acknowledge: 'acknowledged', status: 'status update posted', resolve: 'resolved' }[m.kind];
+  if (m.kind === 'acknowledge' && state?.acknowledgedBy && state.acknowledgedBy !== m.args.by)
+    console.log(`${workflowId}: already acknowledged by ${state.acknowledgedBy}; nothing changed`);
+  else console.log(`${workflowId}: ${what} by ${m.args.by}`);
+  if (state)
+    console.log(
+      `  incident ${state.status}; ${state.acknowledgedBy ? `acknowledged by ${state.acknowledgedBy}` : 'unacknowledged'}` +
+        `${state.escalatedTo.length ? `; escalated to ${state.escalatedTo.join(', ')}` : ''}; ${state.timeline.length} timeline event(s)`,
+    );
+  if (m.kind === 'resolve') console.log(`  report: npm run runbook -- result ${workflowId}`);
 }
 
 async function status(workflowId: string): Promise<void> {
@@ -183,7 +202,45 @@ program
   .option('--as <person>', "requester (default: RUNBOOK_USER, or the input's requestedBy)")
   .option('--dry-run', 'validate, resolve targets and print the plan; change nothing')
   .option('--wait', 'wait for the run to end and print its outcome')
+  .option('--incident <workflowId>', 'the incident this run is part of: it records when the run begins changing things and how it ends')
   .action(start);
+program
+  .command('ack <incidentId>')
+  .description('acknowledge an incident: its escalation stops')
+  .option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)')
+  .option('--note <text>')
+  .action((id: string, o: { as?: string; note?: string }) =>
+    incidentMessage(id, { kind: 'acknowledge', args: { by: o.as ?? me(), ...(o.note ? { note: o.note } : {}) } }),
+  );
+program
+  .command('update <incidentId>')
+  .description('post an incident status update (sent with the communication template at once; repeated every updateEvery)')
+  .option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)')
+  .requiredOption('--status <status>', 'investigating, identified or monitoring')
+  .requiredOption('--text <text>', 'Current Status: what we know so far')
+  .option('--next <text>', 'Next Steps')
+  .option('--eta <text>', 'ETA for resolution')
+  .action((id: string, o: { as?: string; status: string; text: string; next?: string; eta?: string }) =>
+    incidentMessage(id, {
+      kind: 'status',
+      args: {
+        by: o.as ?? me(),
+        status: o.status as 'investigating',
+        text: o.text,
+        ...(o.next ? { nextSteps: o.next } : {}),
+        ...(o.eta ? { eta: o.eta } : {}),
+      },
+    }),
+  );
+program
+  .command('resolve <incidentId>')
+  .description('resolve an incident with its root cause: the resolve message goes out and the post-incident report is written')
+  .option('--as <person>', 'who you are (default RUNBOOK_USER or OS user)')
+  .requiredOption('--root-cause <text>')
+  .option('--resolution <text>')
+  .action((id: string, o: { as?: string; rootCause: string; resolution?: string }) =>
+    incidentMessage(id, { kind: 'resolve', args: { by: o.as ?? me(), rootCause: o.rootCause, ...(o.resolution ? { resolution: o.resolution } : {}) } }),
+  );
 program
   .command('approve <workflowId>')
   .description('approve a run waiting at its approval gate')
@@ -221,7 +278,12 @@ program
   .parseAsync()
   .then(() => client?.connection.close())
   .catch((err: Error) => {
-    const known = err instanceof InputError || err instanceof VoteRefusedError || err instanceof UnknownRunbookError;
+    const known =
+      err instanceof InputError ||
+      err instanceof VoteRefusedError ||
+      err instanceof UnknownRunbookError ||
+      err instanceof IncidentRefusedError ||
+      err instanceof IncidentArgsError;
     console.error(`${known ? 'refused' : 'error'}: ${err.message}`);
     process.exit(known ? 2 : 1);
   });

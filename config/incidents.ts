@@ -3,6 +3,7 @@
 // nobody acknowledges (on-call -> team lead -> engineering manager).
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
+import { afterMs, INCIDENT_SEVERITIES, type IncidentSeverity } from '../common/incidents';
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter');
 const duration = (def: string) =>
@@ -11,14 +12,17 @@ const duration = (def: string) =>
     .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "15m"')
     .default(def);
 
-export const INCIDENT_SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
-export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+export { afterMs, INCIDENT_SEVERITIES, type IncidentSeverity };
 
 export const escalationLevelSchema = z
   .object({
     level: name.describe('e.g. on-call, team-lead, engineering-manager'),
     people: z.array(name).min(1).describe('people (keys of people) notified at this level'),
-    after: duration('0s').describe('time since the incident was declared, unacknowledged, before this level is notified'),
+    after: z
+      .string()
+      .refine((s) => afterMs(s) !== undefined, 'must be a duration such as "15m" (or "0s": at once)')
+      .default('0s')
+      .describe('time since the incident was declared, unacknowledged, before this level is notified'),
   })
   .strict();
 
@@ -58,10 +62,7 @@ export const incidentsSchema = z
     escalation: z
       .array(escalationLevelSchema)
       .default([])
-      .refine(
-        (ls) => ls.every((l, i) => i === 0 || parseDuration(l.after)! > parseDuration(ls[i - 1]!.after)!),
-        'each level must come later than the one before',
-      )
+      .refine((ls) => ls.every((l, i) => i === 0 || afterMs(l.after)! > afterMs(ls[i - 1]!.after)!), 'each level must come later than the one before')
       .describe('the ladder, first level first; each level is notified when the incident is still unacknowledged `after` its declaration'),
   })
   .strict()

@@ -101,6 +101,41 @@ export function openApiDocument(): Record<string, unknown> {
     },
     '/runs/{id}/approve': vote('approve'),
     '/runs/{id}/reject': vote('reject'),
+    ...Object.fromEntries(
+      (
+        [
+          ['ack', "acknowledge a running incident as the token's person: its escalation stops", { note: { type: 'string', maxLength: 2000 } }, []],
+          [
+            'status',
+            "post an incident status update as the token's person (sent with the communication template; repeated every updateEvery)",
+            {
+              status: { type: 'string', enum: ['investigating', 'identified', 'monitoring'] },
+              text: { type: 'string', minLength: 1, maxLength: 4000 },
+              nextSteps: { type: 'string', maxLength: 2000 },
+              eta: { type: 'string', maxLength: 200 },
+            },
+            ['status', 'text'],
+          ],
+          [
+            'resolve',
+            "resolve an incident with its root cause as the token's person: the resolve message goes out, the run ends with the post-incident report",
+            { rootCause: { type: 'string', minLength: 1, maxLength: 4000 }, resolution: { type: 'string', maxLength: 4000 } },
+            ['rootCause'],
+          ],
+        ] as const
+      ).map(([action, summary, properties, required]) => [
+        `/runs/{id}/incident/${action}`,
+        {
+          post: {
+            summary,
+            security: [{ bearer: [] }],
+            parameters: [id],
+            requestBody: { content: { 'application/json': { schema: { type: 'object', properties, required, additionalProperties: false } } } },
+            responses: { '200': { description: 'applied (and its notification sent)' }, '409': err, ...errors },
+          },
+        },
+      ]),
+    ),
     '/runs/{id}/cancel': {
       post: {
         summary: 'cancel a running run (its undo steps run)',

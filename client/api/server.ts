@@ -11,6 +11,7 @@ import type { Config } from '../../config/schema';
 import { platformForService } from '../../activities/platform/for-service';
 import { describeIssues } from '../../workflows/lib/validate';
 import { inbox } from '../inbox';
+import { IncidentArgsError, IncidentRefusedError, sendIncidentMessage, type IncidentMessage } from '../incidents';
 import { RUNBOOKS, runbookByType, type RunbookEntry } from '../registry';
 import { castVote, describeRun, InputError, runbookWorkflowId, startRunbookRun, VoteRefusedError } from '../runbooks';
 import { alertmanagerWebhook } from './alertmanager';
@@ -247,6 +248,35 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
         return { workflowId: id, approver: me.person, decision, gate: state.status, approvals: state };
       } catch (err) {
         if (err instanceof VoteRefusedError) return reply.code(409).send({ error: err.message });
+        throw err;
+      }
+    });
+  }
+
+  // Incident messages: the caller is the token's person (`by`), never a body field.
+  const incidentBodies = {
+    ack: z.object({ note: z.string().max(2000).optional() }).strict(),
+    status: z.object({ status: z.string(), text: z.string(), nextSteps: z.string().optional(), eta: z.string().optional() }).strict(),
+    resolve: z.object({ rootCause: z.string(), resolution: z.string().optional() }).strict(),
+  };
+  for (const action of ['ack', 'status', 'resolve'] as const) {
+    app.post(`/runs/:id/incident/${action}`, async (req, reply) => {
+      const me = need(req, 'approver', 'operator');
+      const { id } = parse(idParam, req.params, 'path');
+      const body = req.body ?? {};
+      if (typeof body === 'object' && body !== null && 'by' in body)
+        throw new HttpError(400, `invalid body: by: comes from your token (${me.person}); leave it out`);
+      const fields = parse(incidentBodies[action], body, 'body');
+      const message = (
+        action === 'ack' ? { kind: 'acknowledge', args: { ...fields, by: me.person } } : { kind: action, args: { ...fields, by: me.person } }
+      ) as IncidentMessage;
+      try {
+        const incident = await sendIncidentMessage(client, id, message);
+        reply.log.info({ workflowId: id, by: me.person, action }, 'incident message');
+        return { workflowId: id, by: me.person, action, ...(incident ? { incident } : {}), links: links(id) };
+      } catch (err) {
+        if (err instanceof IncidentArgsError) throw new HttpError(400, err.message);
+        if (err instanceof IncidentRefusedError) return reply.code(409).send({ error: err.message });
         throw err;
       }
     });

@@ -4,9 +4,9 @@
 // health check that opens incidents, the CLI and the API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../config/incidents';
+import { afterMs, INCIDENT_SEVERITIES, type IncidentSeverity } from '../../common/incidents';
 import type { RunbookResult } from '../lib/result';
-import { baseInputShape, duration, person, targetName } from '../lib/schema';
+import { baseInputShape, duration, person, targetName, toMs } from '../lib/schema';
 
 export { INCIDENT_SEVERITIES, type IncidentSeverity };
 
@@ -30,7 +30,11 @@ export const incidentInputSchema = z
           .object({
             level: targetName,
             people: z.array(person).min(1),
-            after: duration('7d').describe('unacknowledged this long after declaration: this level is notified'),
+            after: z
+              .string()
+              .refine((s) => afterMs(s) !== undefined, 'must be a duration such as "15m", or "0s" for at once')
+              .refine((s) => (afterMs(s) ?? 0) <= toMs('7d'), 'must be at most 7d')
+              .describe('unacknowledged this long after declaration: this level is notified'),
           })
           .strict(),
       )
@@ -48,10 +52,36 @@ export const incidentInputSchema = z
       .optional()
       .describe('the run that opened it (e.g. a health check)'),
   })
-  .strict();
+  .strict()
+  .superRefine((i, ctx) => {
+    const ladder = i.escalation ?? [];
+    for (const [n, l] of ladder.entries()) {
+      if (ladder.findIndex((x) => x.level === l.level) !== n)
+        ctx.addIssue({ code: 'custom', path: ['escalation', n, 'level'], message: `"${l.level}" is named twice` });
+      const prev = ladder[n - 1];
+      if (prev && (afterMs(l.after) ?? 0) <= (afterMs(prev.after) ?? 0))
+        ctx.addIssue({ code: 'custom', path: ['escalation', n, 'after'], message: `must be later than the level before (${prev.level}: ${prev.after})` });
+    }
+  });
 
 export type IncidentInput = z.input<typeof incidentInputSchema>;
 export type IncidentParams = z.output<typeof incidentInputSchema>;
+
+/** The messages' arguments, checked by the workflow's validators and by the CLI and API before sending. */
+export const acknowledgeArgsSchema = z.object({ by: person, note: z.string().trim().max(2000).optional() }).strict();
+export const statusArgsSchema = z
+  .object({
+    by: person,
+    status: z.enum(['investigating', 'identified', 'monitoring'], { message: 'must be investigating, identified or monitoring' }),
+    text: text(4000).describe('Current Status: what we know so far'),
+    nextSteps: z.string().trim().max(2000).optional(),
+    eta: z.string().trim().max(200).optional(),
+  })
+  .strict();
+export const resolveArgsSchema = z.object({ by: person, rootCause: text(4000), resolution: z.string().trim().max(4000).optional() }).strict();
+
+/** Why a message to the incident was refused (the update fails with this type; the run goes on). */
+export const INCIDENT_MESSAGE_REFUSED = 'IncidentMessageRefused';
 
 /** A person acknowledges: the escalation ladder stops. */
 export interface AcknowledgeArgs {
@@ -109,3 +139,19 @@ export interface IncidentResult extends RunbookResult {
 
 /** Workflow id of the incident a health check opens for a service: one open incident per service and source. */
 export const healthIncidentId = (service: string): string => `incident-health-${service}`;
+
+export function exampleIncidentInput(): IncidentInput {
+  return { severity: 'P3', title: 'Demo: reports slow to load', service: 'reports', requestedBy: 'alice', updateEvery: '5m' };
+}
+
+export function summarizeIncident(r: IncidentResult): string[] {
+  const count = (k: TimelineEvent['kind']) => r.timeline.filter((e) => e.kind === k).length;
+  return [
+    `${r.severity} ${r.incidentStatus}; ${r.acknowledgedBy ? `acknowledged by ${r.acknowledgedBy}` : 'never acknowledged'}` +
+      `${r.rootCause ? `; root cause: ${r.rootCause}` : ''}`,
+    `timeline: ${r.timeline.length} event(s): ${count('escalated')} escalation(s), ${count('status') + count('repeated')} status update(s), ${count('action')} action(s) by other runbooks`,
+    // The post-incident report itself (the dry run's: the declaration as it would go out).
+    '',
+    ...r.report.split('\n'),
+  ];
+}

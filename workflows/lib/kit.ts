@@ -24,6 +24,7 @@ import {
 import type { z } from 'zod';
 import type { Audience, Notification, Severity } from '../../activities';
 import { lockWorkflowId, type LockNotice } from '../../common/locks';
+import { actionSignal } from '../incident/contract';
 import { ApprovalGate, type GateHooks } from './approval';
 import type { ApprovalPolicy, ApprovalState } from './approval-rules';
 import { ErrorType, failureMessage, failureType } from './errors';
@@ -45,6 +46,8 @@ export interface RunbookInputBase {
   dryRun: boolean;
   onConflict: 'wait' | 'refuse';
   historyLimit: number;
+  /** The incident (workflow id) this run is part of: told when the run begins changing things and how it ended. */
+  incident?: string;
 }
 
 export type { Audience, Severity };
@@ -439,6 +442,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       this.stop(this.deadline.outcome, `${this.deadline.passed} before "${step.id}"`);
     }
     // From here on the target may differ from how the run found it: endings say what was done and undone.
+    if (step.changes && !this.comp.changed) await this.tellIncident(`began changing ${this.def.target(this.input)}: ${step.title}`);
     if (step.changes) this.comp.changed = true;
     if (step.undo) {
       const undo = step.undo;
@@ -512,6 +516,7 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       }
       const reason = this.endingReason(ending, why);
       await this.progress.step('report', () => this.report(ending, reason));
+      await this.tellIncident(`${this.def.subject(this.input)} ${ENDING_VERB[ending]} (${ending}): ${reason}`);
       this.progress.skipRemaining(ending === 'failed' ? 'stopped after a failure' : ending);
       await this.releaseTarget();
       await condition(allHandlersFinished);
@@ -547,6 +552,22 @@ class Execution<P extends RunbookInputBase, C, S, R extends RunbookResult> imple
       await this.audit('run-finished', 'run-finished', { outcome: ending, reason, warnings: this.warnings });
     } catch (err) {
       this.warnings.push(`the audit record of this ending could not be written: ${failureMessage(err)}`);
+    }
+  }
+
+  /** Records an action in the incident the input names; an incident that is not running is a warning. */
+  private async tellIncident(text: string): Promise<void> {
+    const id = this.input.incident;
+    if (!id || id === this.workflowId) return;
+    try {
+      await getExternalWorkflowHandle(id).signal(actionSignal, {
+        runbook: this.def.type,
+        workflowId: this.workflowId,
+        text: text.slice(0, 2000),
+        at: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.warnings.push(`incident ${id} was not told of this run (${failureMessage(err)})`);
     }
   }
 

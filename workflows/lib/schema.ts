@@ -50,4 +50,9 @@ export const baseInputShape = {
   dryRun: z.boolean().default(false).describe('validate, resolve targets and return the plan; change nothing'),
   onConflict: z.enum(['wait', 'refuse']).default('wait').describe('another run holds the same target: wait for it (bounded) or refuse at once'),
   historyLimit: z.number().int().min(200).max(40_000).default(10_000).describe('continue as new past this many history events'),
+  incident: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'must be the workflow id of a running incident (letters, digits and _ . : -)')
+    .optional()
+    .describe('workflow id of the incident this run is part of: the run tells it when it begins changing things and how it ended'),
 };
