@@ -57,8 +57,19 @@ export function createDeps(config: Config, opts: { temporal?: Client } = {}): De
     redis: (target) => {
       const cfg = config.redis[target] ?? known('redis', target, config.redis);
       let r = redises.get(target);
-      if (!r) {
-        r = new Redis(cfg.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+      // A client that gave up on a server nobody answered is replaced: the server may be up by now.
+      if (!r || r.status === 'end') {
+        let answered = false;
+        r = new Redis(cfg.url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 2,
+          enableOfflineQueue: true,
+          // A server that answered once is reconnected to for as long as it takes (a restart). One that never
+          // answered is given up on after the 3rd attempt, where maxRetriesPerRequest has failed its commands,
+          // instead of being retried in the background for the worker's lifetime.
+          retryStrategy: (times) => (answered || times <= 3 ? Math.min(times * 50, 2000) : null),
+        });
+        r.once('ready', () => (answered = true));
         r.on('error', () => undefined);
         redises.set(target, r);
       }
@@ -79,7 +90,10 @@ export function createDeps(config: Config, opts: { temporal?: Client } = {}): De
     async close() {
       await Promise.allSettled([
         ...[...pools.values()].map((p) => p.end()),
-        ...[...redises.values()].map((r) => r.quit()),
+        // QUIT only where there is a connection: on a client still retrying an unreachable server it would
+        // wait for that server, holding the process open. An ended client is left alone: disconnect() on its
+        // closed socket arms a 2 s timer (ioredis' disconnectTimeout) for a 'close' that already happened.
+        ...[...redises.values()].map((r) => (r.status === 'ready' ? r.quit() : r.status === 'end' ? undefined : r.disconnect())),
         ...[...mongos.values()].map((m) => m.close()),
       ]);
     },

@@ -14,6 +14,8 @@ import { createConnectivityActivities } from './connectivity';
 import { createDataRollbackActivities } from './data-rollback';
 import type { Deps } from './deps';
 import { createHealthActivities } from './http/health';
+import { createHealthCheckActivities } from './health';
+import { createIncidentActivities } from './incident';
 import { createProbeActivities } from './http/probe';
 import { createLockActivities } from './locks';
 import { createMaintenanceLookupActivities } from './maintenance/resolve';
@@ -24,6 +26,8 @@ import { createQueueActivities } from './redis/queue';
 import { createQueueRecoveryActivities } from './queues/recovery';
 import { createRollbackActivities } from './rollback';
 import { createTargetActivities } from './targets';
+import { createCertificateActivities } from './tls/renew';
+import { createServedCertificateActivities } from './tls/served';
 import { createVerifyActivities } from './verify';
 
 export function createActivities(deps: Deps) {
@@ -32,7 +36,9 @@ export function createActivities(deps: Deps) {
     ...createMaintenanceLookupActivities(deps),
     ...createConnectivityActivities(deps),
     ...createHealthActivities(deps),
+    ...createHealthCheckActivities(deps),
     ...createNotifyActivities(deps),
+    ...createIncidentActivities(deps),
     ...createAuditActivities(deps),
     ...createBackupActivities(deps),
     ...createMongoBackupActivities(deps),
@@ -52,11 +58,14 @@ export function createActivities(deps: Deps) {
     ...createDataRollbackActivities(deps),
     ...createRollbackActivities(deps),
     ...createVerifyActivities(deps),
+    ...createServedCertificateActivities(deps),
+    ...createCertificateActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { AuditActivities } from './audit';
+export type { IncidentActivities, IncidentLevel, IncidentSettings } from './incident';
 export type { BackupActivities, BackupInfo } from './backup-store/pg-dump';
 export type { MongoBackupActivities, MongoBackupInfo } from './backup-store/mongo-export';
 export type {
@@ -88,6 +97,7 @@ export type {
   DataRollbackUndoResult,
 } from './data-rollback';
 export type { HealthActivities, HealthResult } from './http/health';
+export type { Baseline, HealthCheckActivities, HealthCheckTargets } from './health';
 export type { ProbeActivities, ProbeStatus, RecoveryResult } from './http/probe';
 export type { LockActivities } from './locks';
 export type { MaintenanceLookupActivities } from './maintenance/resolve';
@@ -114,5 +124,8 @@ export type {
 export type { ResolvedService, TargetActivities } from './targets';
 export type { RollbackActivities, RollbackRunInfo, RollbackSettings } from './rollback';
 export type { MetricsCheck, SmokeResult, VerifyActivities } from './verify';
+export type { CertificateActivities, CertificateTarget, StoredPair, VerifyServedResult } from './tls/renew';
+export type { ServedCertificate, ServedCertificateActivities } from './tls/served';
+export type { CertificatePolicy, PairInfo } from './tls/validate';
 export type { Deps } from './deps';
 export { createDeps } from './deps';

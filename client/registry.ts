@@ -17,6 +17,13 @@ import type { cacheInvalidate } from '../workflows/cache-invalidate/workflow';
 import { cacheWarmInputSchema, exampleCacheWarmInput, summarizeCacheWarm, type CacheWarmResult } from '../workflows/cache-warm/contract';
 import type { cacheWarm } from '../workflows/cache-warm/workflow';
 import {
+  certificateRenewalInputSchema,
+  exampleCertificateRenewalInput,
+  summarizeCertificateRenewal,
+  type CertificateRenewalResult,
+} from '../workflows/certificate-renewal/contract';
+import type { certificateRenewal } from '../workflows/certificate-renewal/workflow';
+import {
   emergencyRollbackInputSchema,
   exampleEmergencyRollbackInput,
   ROLLBACK_DEDUPE_WINDOW,
@@ -60,6 +67,10 @@ import {
   type DisasterRecoveryResult,
 } from '../workflows/disaster-recovery/contract';
 import type { disasterRecovery } from '../workflows/disaster-recovery/workflow';
+import { exampleIncidentInput, incidentInputSchema, summarizeIncident, type IncidentResult } from '../workflows/incident/contract';
+import type { incident } from '../workflows/incident/workflow';
+import { exampleHealthCheckInput, healthCheckInputSchema, summarizeHealthCheck, type HealthCheckResultReport } from '../workflows/health-check/contract';
+import type { healthCheck } from '../workflows/health-check/workflow';
 
 /** Any runbook workflow function: (input, resume?) => result. */
 export type RunbookWorkflow = (input: never, resume?: never) => Promise<RunbookResult>;
@@ -273,6 +284,39 @@ export const runbooks = {
     example: exampleQueueRecoveryInput,
     targetOf: (i) => i.service,
     summarize: (r: QueueRecoveryResult) => summarizeQueueRecovery(r),
+  }),
+  incident: defineRunbook<typeof incident>({
+    name: 'incident',
+    workflowType: 'incident',
+    summary:
+      'declare an incident (P0-P3): the communication template to the severity audience (P0/P1 paged), status updates until resolved, escalation while unacknowledged, acknowledge/update/resolve, post-incident report from its timeline',
+    idPrefix: 'incident',
+    schema: incidentInputSchema,
+    example: exampleIncidentInput,
+    targetOf: (i) => i.service ?? 'incident',
+    summarize: (r: IncidentResult) => summarizeIncident(r),
+  }),
+  certificateRenewal: defineRunbook<typeof certificateRenewal>({
+    name: 'certificate-renewal',
+    workflowType: 'certificateRenewal',
+    summary:
+      "renew a TLS front's certificate when it expires within the threshold (or forced): read it over TLS, back up the pair, obtain and validate the new one, install, reload nginx gracefully, verify over TLS, restore on failure",
+    idPrefix: 'certificate-renewal',
+    schema: certificateRenewalInputSchema,
+    example: exampleCertificateRenewalInput,
+    targetOf: (i) => i.certificate,
+    summarize: (r: CertificateRenewalResult) => summarizeCertificateRenewal(r),
+  }),
+  healthCheck: defineRunbook<typeof healthCheck>({
+    name: 'health-check',
+    workflowType: 'healthCheck',
+    summary:
+      'check a service (daily: HTTP, Postgres connections, Redis memory, Mongo, queues, error rate, job freshness, disk, certificates; weekly adds slow queries, cache hit rate, growth); a critical check opens one incident',
+    idPrefix: 'health-check',
+    schema: healthCheckInputSchema,
+    example: exampleHealthCheckInput,
+    targetOf: (i) => i.service,
+    summarize: (r: HealthCheckResultReport) => summarizeHealthCheck(r),
   }),
 };
 

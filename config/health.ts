@@ -14,9 +14,23 @@ export const healthSchema = z
         redisMemory: ratio(0.75).describe('used_memory / maxmemory must stay below this (seed 002: < 75%)'),
         errorRate: ratio(0.05).describe('share of 5xx answers must stay below this'),
         disk: ratio(0.85).describe('used share of each data directory filesystem must stay below this'),
+        growth: z.number().positive().default(0.5).describe('weekly: a data store growing by more than this share since last week is a warning'),
+        slowQueryMs: z.number().positive().default(1000).describe('weekly: statements whose mean execution time (pg_stat_statements) is above this are slow'),
       })
       .strict()
       .prefault({}),
+    metricsUrl: z
+      .string()
+      .url()
+      .optional()
+      .describe(
+        "the service's Prometheus text endpoint, read for the error rate when metrics.prometheusUrl is not configured or does not answer (default: /metrics beside healthUrl)",
+      ),
+    errorWindow: z
+      .string()
+      .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "15m"')
+      .default('15m')
+      .describe('the window the error rate is measured over in Prometheus ($window of metrics.errorRatio)'),
     dataDirs: z.array(z.string().min(1)).default([]).describe('directories whose filesystem usage is checked'),
     jobs: z
       .array(

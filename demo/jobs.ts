@@ -25,6 +25,12 @@ export interface Job {
  */
 export const claimsKey = (q: QueueNames): string => `${q.processing}:claims`;
 
+/**
+ * When a processor last completed a job (ms since the epoch), beside the queue: the health check's
+ * background-job freshness reads it (services.<svc>.health.jobs).
+ */
+export const lastCompletedKey = (q: QueueNames): string => `${q.pending}:last-completed`;
+
 export function newJobId(): string {
   return `${Date.now()}-${randomBytes(3).toString('hex')}`;
 }

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Pool } from 'pg';
-import { claimsKey, parseJob, type Job, type QueueNames } from './jobs';
+import { claimsKey, lastCompletedKey, parseJob, type Job, type QueueNames } from './jobs';
 import type { JobMetrics } from './metrics';
 import type { Probes } from './probes';
 import type { PlatformStore } from './state';
@@ -338,6 +338,8 @@ export class Processors {
         .collection('report_audit_logs')
         .insertOne({ reportId: job.reportId, actor: 'worker', action: 'generated', jobId: job.id, createdAt: new Date() });
       metrics.processed.inc();
+      // Best effort: a missed write only makes the health check see the job as older than it is.
+      await this.deps.redis.set(lastCompletedKey(queue), String(Date.now())).catch(() => undefined);
       await probes.mark(job, 'done');
     } catch {
       if (p.killed && !p.recording) return;

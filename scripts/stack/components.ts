@@ -7,6 +7,8 @@ import { alertmanager } from './components/alertmanager';
 import { api } from './components/api';
 import { demo } from './components/demo';
 import { ferretdb } from './components/ferretdb';
+import { mail } from './components/mail';
+import { nginx } from './components/nginx';
 import { postgres } from './components/postgres';
 import { prometheus } from './components/prometheus';
 import { redis } from './components/redis';
@@ -39,6 +41,9 @@ const REGISTRY = [
   entry({ name: 's3', make: s3, server: true }),
   entry({ name: 'temporal', make: temporal, server: true }),
   entry({ name: 'demo', make: demo }),
+  entry({ name: 'mail', make: mail }),
+  // SIGQUIT: nginx's graceful shutdown (open connections finish).
+  entry({ name: 'tls', make: nginx, stopSignal: 'SIGQUIT' }),
   // Room for its shutdown grace time (30 s: running activities may finish, see workers/create-worker.ts).
   entry({ name: 'worker', make: worker, stopTimeoutMs: 40_000 }),
   entry({ name: 'api', make: api }),

@@ -33,6 +33,11 @@ export const PORTS = {
   prometheus: Number(process.env.PROMETHEUS_PORT ?? 59090),
   alertmanager: Number(process.env.ALERTMANAGER_PORT ?? 59093),
   s3: Number(process.env.S3_PORT ?? 59000),
+  /** The mail and webhook catcher (demo/mail-sink-main.ts): SMTP, and HTTP to read what arrived. */
+  mailSmtp: Number(process.env.MAIL_SMTP_PORT ?? 51025),
+  mailHttp: Number(process.env.MAIL_HTTP_PORT ?? 58025),
+  /** The TLS front (nginx) before the demo service. */
+  tls: Number(process.env.TLS_PORT ?? 58443),
 };
 
 export const HOST = '127.0.0.1';

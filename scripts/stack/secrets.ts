@@ -18,6 +18,10 @@ export interface StackSecrets {
   /** Root credentials of the stack's S3 server (component s3), used by the S3 backup store. */
   S3_ACCESS_KEY: string;
   S3_SECRET_KEY: string;
+  /** The PagerDuty routing key of the local stack's notify.pagerduty (its events go to the mail sink). */
+  PAGERDUTY_ROUTING_KEY: string;
+  /** The HMAC key that signs the local stack's generic webhook notifications. */
+  NOTIFY_HMAC_KEY: string;
 }
 
 const FILE = path.join(DATA, 'secrets.env');
@@ -42,6 +46,8 @@ export function loadSecrets(): StackSecrets {
     API_TOKEN_ALERTMANAGER: existing.API_TOKEN_ALERTMANAGER ?? gen(),
     S3_ACCESS_KEY: existing.S3_ACCESS_KEY ?? `rb${randomBytes(9).toString('hex')}`,
     S3_SECRET_KEY: existing.S3_SECRET_KEY ?? gen(),
+    PAGERDUTY_ROUTING_KEY: existing.PAGERDUTY_ROUTING_KEY ?? randomBytes(16).toString('hex'),
+    NOTIFY_HMAC_KEY: existing.NOTIFY_HMAC_KEY ?? gen(),
   };
   const body = Object.entries(secrets)
     .map(([k, v]) => `${k}=${v}`)

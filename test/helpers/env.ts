@@ -14,6 +14,7 @@ import { Client as PgClient, Pool, escapeIdentifier } from 'pg';
 import { createDeps, type Deps } from '../../activities';
 import { parseConfig } from '../../config/load';
 import type { Config, ConfigInput } from '../../config/schema';
+import { startMailSink, type MailSink } from '../../demo/mail-sink';
 import { startDemo, type DemoService } from '../../demo/server';
 import { HOST, PORTS } from '../../scripts/stack/paths';
 import { createRunbookWorker } from '../../workers/create-worker';
@@ -48,6 +49,8 @@ export interface TestEnv {
   client: Client;
   taskQueue: string;
   notifications: Notification[];
+  /** This env's SMTP server (notify.email sends to it) and hook catcher: read what people received. */
+  mail: MailSink;
   backupDir: string;
   /** Runs a worker on this env's task queue until cleanup. */
   startWorker(): Promise<void>;
@@ -94,11 +97,11 @@ function closedPort(): Promise<number> {
 }
 
 export const PEOPLE = {
-  alice: { roles: ['sre-lead'] },
-  dave: { roles: ['dba', 'sre-lead'] },
-  erin: { roles: ['dba'] },
-  bob: { roles: ['developer'] },
-  carol: { roles: ['developer'] },
+  alice: { roles: ['sre-lead'], email: 'alice@example.test' },
+  dave: { roles: ['dba', 'sre-lead'], email: 'dave@example.test' },
+  erin: { roles: ['dba'], email: 'erin@example.test' },
+  bob: { roles: ['developer'], email: 'bob@example.test' },
+  carol: { roles: ['developer'], email: 'carol@example.test' },
   alertmanager: { roles: ['automation'] },
 };
 
@@ -118,7 +121,7 @@ export interface TestEnvOptions {
   /** The demo's deployment history, oldest first (default its own: v1.4.2 only). */
   initialVersions?: string[];
   /** Changes the config before it is parsed (a test's own policies, steps or metrics). */
-  configure?: (raw: ConfigInput & { services: Record<string, ConfigInput['services'][string]> }) => void;
+  configure?: (raw: ConfigInput & { services: Record<string, ConfigInput['services'][string]> }, ctx: { mail: MailSink }) => void;
 }
 
 /** The reviewed database rollback steps of the reports service, as shipped in config/local.json. */
@@ -154,6 +157,7 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
     ...(opts.initialVersions ? { initialVersions: opts.initialVersions } : {}),
   });
   const sink = await webhookSink();
+  const mail = await startMailSink({ host: HOST, smtpPort: 0, httpPort: 0 });
   const backupDir = mkdtempSync(path.join(tmpdir(), 'rbt-backups-'));
   const rawConfig: ConfigInput = {
     services: {
@@ -189,13 +193,21 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
     redis: { 'reports-redis': { url: redisUrl() } },
     mongo: { 'reports-mongo': { url: mongoUrl, database: dbName } },
     people: PEOPLE,
-    notify: { webhooks: [{ name: 'test-sink', url: sink.url }] },
+    notify: {
+      webhooks: [{ name: 'test-sink', url: sink.url }],
+      email: {
+        host: HOST,
+        port: mail.smtpPort,
+        from: 'Runbooks <runbooks@example.test>',
+        to: { stakeholders: ['alice', 'bob'], approvers: ['alice', 'dave'], escalation: ['alice', 'dave'] },
+      },
+    },
     audit: { url: pgUrl(dbName) },
     backups: { dir: backupDir },
     // A terminated run holding a target blocks others at most this long (the lock's holder check).
     locks: { holderCheck: '1s' },
   };
-  opts.configure?.(rawConfig);
+  opts.configure?.(rawConfig, { mail });
   const config = parseConfig(rawConfig, {});
   const client = new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), namespace: NAMESPACE });
   const deps = createDeps(config, { temporal: client });
@@ -220,6 +232,7 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
     client,
     taskQueue,
     notifications: sink.received,
+    mail,
     backupDir,
     async startWorker() {
       nativeConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
@@ -250,6 +263,7 @@ export async function createTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv>
       await client.connection.close();
       await demo.close();
       await new Promise((r) => sink.server.close(r));
+      await mail.close();
       await deps.close();
       await pool.end();
       // As bytes: a test may write keys whose names are not UTF-8, which a string round trip would miss.

@@ -67,6 +67,35 @@ describe('configuration', () => {
       /services\.reports\.postgres: postgres target "nope" is not configured; known: reports-db/,
     );
   });
+
+  test('notification channels, escalation people, email recipients and health certificates are checked', () => {
+    const env = { PG_PASSWORD: 'x', DEMO_TOKEN: 'y' };
+    const people = { alice: { roles: ['sre-lead'], email: 'alice@example.test' } };
+    const hook = (name: string) => ({ name, url: 'http://127.0.0.1:1/hook' });
+    expect(() => parseConfig({ ...minimal, notify: { webhooks: [hook('ops')], slack: [hook('ops')] } }, env)).toThrow(
+      /notify\.slack\.0\.name: "ops" is already a channel name/,
+    );
+    expect(() => parseConfig({ ...minimal, notify: { webhooks: [hook('email')] } }, env)).toThrow(
+      /notify\.webhooks\.0\.name: "email" is already a channel name/,
+    );
+    expect(() => parseConfig({ ...minimal, people, incidents: { escalation: [{ level: 'on-call', people: ['alice', 'zed'] }] } }, env)).toThrow(
+      /incidents\.escalation\.0\.people\.1: person "zed" is not in people; known: alice/,
+    );
+    const ladder = [
+      { level: 'on-call', people: ['alice'], after: '10m' },
+      { level: 'team-lead', people: ['alice'], after: '5m' },
+    ];
+    expect(() => parseConfig({ ...minimal, people, incidents: { escalation: ladder } }, env)).toThrow(/each level must come later than the one before/);
+    const email = { host: '127.0.0.1', from: 'runbooks@example.test', to: { escalation: ['alice', 'ops@example.test', 'bob'] } };
+    expect(() => parseConfig({ ...minimal, people, notify: { email } }, env)).toThrow(/notify\.email\.to\.escalation\.2: recipient "bob" is not in people/);
+    const svc = { ...minimal.services.reports, health: { certificates: ['web-tls'] } };
+    expect(() => parseConfig({ ...minimal, services: { reports: svc } }, env)).toThrow(
+      /services\.reports\.health\.certificates\.0: certificate "web-tls" is not configured/,
+    );
+    const ok = parseConfig({ ...minimal, people, notify: { email: { ...email, to: { escalation: ['alice'] } } } }, env);
+    expect(ok.incidents.updateEvery).toBe('15m');
+    expect(ok.incidents.severities.P1).toMatchObject({ page: true, respondWithin: '1h' });
+  });
 });
 
 describe('SQL and process arguments', () => {

@@ -8,9 +8,12 @@ import type {
   CacheInvalidateActivities,
   CacheStatsActivities,
   CacheWarmActivities,
+  CertificateActivities,
   ConnectivityActivities,
   DataRollbackActivities,
   HealthActivities,
+  HealthCheckActivities,
+  IncidentActivities,
   LockActivities,
   MaintenanceLookupActivities,
   MaintenanceTaskActivities,
@@ -24,6 +27,7 @@ import type {
   RestoreActivities,
   RestoreLiveActivities,
   RollbackActivities,
+  ServedCertificateActivities,
   TargetActivities,
   VerifyActivities,
 } from '../../activities';
@@ -42,8 +46,14 @@ const quick: ActivityOptions = { startToCloseTimeout: '30s', retry };
 /** Read-only lookups of configured targets, approvers and what a run's input names. */
 export const lookups = proxyActivities<TargetActivities & MaintenanceLookupActivities & RollbackActivities>(quick);
 
+/** An incident's settings (severity, ladder, people) read from configuration when it is declared. */
+export const incidentLookups = proxyActivities<IncidentActivities>(quick);
+
 /** Health and connectivity probes: unhealthy is a result, so these fail only when they cannot ask. */
 export const health = proxyActivities<HealthActivities & ConnectivityActivities>(quick);
+
+/** The health-check runbook's checks: each bounded to seconds inside the activity (a hung server is a result). */
+export const healthChecks = proxyActivities<HealthCheckActivities>({ startToCloseTimeout: '2m', retry });
 
 /**
  * Audit writes. Ordinary activities, not local ones: a local activity started from an update handler
@@ -127,3 +137,10 @@ export function waits(
     retry: { ...retry, maximumAttempts: 3 },
   });
 }
+
+/** TLS certificate renewal: openssl and nginx calls take seconds; the TLS verification polls, with heartbeats. */
+export const certificates = proxyActivities<CertificateActivities & ServedCertificateActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '20s',
+  retry,
+});

@@ -55,13 +55,23 @@ export function postgres({ secrets, urls }: StackContext): Component<'postgres'>
         );
       }
       // Loopback TCP only, on the configured port (command-line settings win over postgresql.conf).
-      const args = ['-D', dir, '-p', String(PORTS.postgres), '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='];
+      // pg_stat_statements preloaded: the weekly health check reads slow statements (seed 002) where a
+      // database has the extension (reports does; a test database creates it when it wants it).
+      const args = [
+        ...['-D', dir, '-p', String(PORTS.postgres), '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
+        ...['-c', 'shared_preload_libraries=pg_stat_statements'],
+      ];
       startProcess('postgres', bin('postgres'), args, { cwd: path.dirname(dir), ...(owner ? { owner } : {}) });
     },
     async after() {
       for (const db of ['reports', 'runbooks']) {
         const rows = await pgQuery(urls.pgAdmin, 'SELECT 1 FROM pg_database WHERE datname = $1', [db]);
         if (rows.length === 0) await pgQuery(urls.pgAdmin, `CREATE DATABASE ${escapeIdentifier(db)}`);
+      }
+      // Only where the server preloads it (a cluster started by an older checkout does not until restarted).
+      const preload = await pgQuery(urls.pgAdmin, `SELECT current_setting('shared_preload_libraries') AS libs`);
+      if (String((preload[0] as { libs?: string } | undefined)?.libs ?? '').includes('pg_stat_statements')) {
+        await pgQuery(urls.pg('reports'), 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       }
     },
   };
