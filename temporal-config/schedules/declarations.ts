@@ -95,7 +95,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     overlap: 'skip',
     catchupWindow: '30m',
     jitter: '2m',
-    waitingFor: 'issue 11 (healthCheck)',
   },
   {
     id: 'morning-routine',
@@ -106,7 +105,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     input: { service: 'reports', requestedBy: SCHEDULER, profile: 'daily' },
     overlap: 'skip',
     catchupWindow: '30m',
-    waitingFor: 'issue 11 (healthCheck)',
   },
   {
     id: 'weekly-health-check',
@@ -117,7 +115,6 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     input: { service: 'reports', requestedBy: SCHEDULER, profile: 'weekly' },
     overlap: 'skip',
     catchupWindow: '2h',
-    waitingFor: 'issue 11 (healthCheck)',
   },
   {
     id: 'evening-routine',
@@ -201,10 +198,9 @@ export const SCHEDULES: readonly ScheduleDeclarationInput[] = [
     seed: '003 Certificate Renewal',
     runbook: 'certificate-renewal',
     when: { cron: '0 9 * * *' },
-    input: { service: 'reports', requestedBy: SCHEDULER, renewWithin: '30d' },
+    input: { certificate: 'reports-tls', requestedBy: SCHEDULER, renewWithin: '30d' },
     overlap: 'skip',
     catchupWindow: '6h',
-    waitingFor: 'issue 11 (certificateRenewal)',
   },
   {
     id: 'queue-health',

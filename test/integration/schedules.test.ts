@@ -83,11 +83,12 @@ async function atGate(workflowId: string): Promise<WorkflowHandle> {
 test('apply converges: creates, a second apply changes nothing, then updates, deletes and creates exactly what changed', async () => {
   const weekly = shipped('weekly-db-maintenance');
   const monthly = shipped('monthly-db-maintenance');
-  const first = await apply([weekly, monthly, shipped('daily-health-check')]);
-  expect(kinds(first)).toEqual({ 'weekly-db-maintenance': 'create', 'monthly-db-maintenance': 'create', 'daily-health-check': 'waiting' });
+  // A routine whose runbook has not landed (every shipped one has): listed, never created.
+  const waiting = { ...shipped('daily-health-check'), id: 'capacity-report', runbook: 'capacity-report', waitingFor: 'a later issue' };
+  const first = await apply([weekly, monthly, waiting]);
+  expect(kinds(first)).toEqual({ 'weekly-db-maintenance': 'create', 'monthly-db-maintenance': 'create', 'capacity-report': 'waiting' });
   expect(first.report.applied).toHaveLength(2);
-  // The waiting routine is listed, never created.
-  await expect(describe('daily-health-check')).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  await expect(describe('capacity-report')).rejects.toBeInstanceOf(ScheduleNotFoundError);
 
   const created = await describe('weekly-db-maintenance');
   expect(created.action).toMatchObject({ type: 'startWorkflow', workflowType: 'maintenanceWindow', taskQueue: env.taskQueue, args: [weekly.input] });
@@ -98,9 +99,9 @@ test('apply converges: creates, a second apply changes nothing, then updates, de
   expect(firstSunday.length).toBeGreaterThan(0);
   for (const t of firstSunday) expect([t.getUTCDay(), t.getUTCHours(), t.getUTCDate() <= 7]).toEqual([0, 2, true]);
 
-  const second = await apply([weekly, monthly, shipped('daily-health-check')]);
+  const second = await apply([weekly, monthly, waiting]);
   expect(second.report.applied).toEqual([]);
-  expect(kinds(second)).toEqual({ 'weekly-db-maintenance': 'unchanged', 'monthly-db-maintenance': 'unchanged', 'daily-health-check': 'waiting' });
+  expect(kinds(second)).toEqual({ 'weekly-db-maintenance': 'unchanged', 'monthly-db-maintenance': 'unchanged', 'capacity-report': 'waiting' });
   expect((await describe('weekly-db-maintenance')).info.lastUpdatedAt).toEqual(created.info.lastUpdatedAt);
 
   // Change one, drop one, add one.

@@ -16,25 +16,32 @@ function refusal(decls: unknown[], registry: readonly RunbookEntry[] = RUNBOOKS)
   throw new Error('the declarations were accepted');
 }
 
-test('every shipped declaration validates; wired ones pass their runbook schema, waiting ones name a runbook not yet landed', () => {
+test('every shipped declaration validates and is wired: each input passes its runbook schema', () => {
   const v = validateSchedules(SCHEDULES, 'runbooks');
   expect(v.wired.map((w) => [w.scheduleId, w.entry.workflowType])).toEqual([
     ['weekly-db-maintenance', 'maintenanceWindow'],
     ['monthly-db-maintenance', 'maintenanceWindow'],
+    ['daily-health-check', 'healthCheck'],
+    ['morning-routine', 'healthCheck'],
+    ['weekly-health-check', 'healthCheck'],
     ['evening-routine', 'cacheWarm'],
     ['cache-warming', 'cacheWarm'],
     ['daily-backup', 'backup'],
     ['incremental-backup', 'backup'],
     ['weekly-restore-drill', 'restoreDrill'],
     ['quarterly-dr-drill', 'disasterRecovery'],
+    ['certificate-check', 'certificateRenewal'],
     ['queue-health', 'queueRecovery'],
   ]);
   // Every 15 minutes only looks: a schedule never retries or cleans jobs by itself.
   expect(decl('queue-health').input).toMatchObject({ mode: 'check' });
   // The quarterly drill rebuilds into scratch copies: a schedule never recovers over live stores.
   expect(decl('quarterly-dr-drill').input).toMatchObject({ drill: true });
-  for (const w of v.waiting) expect(RUNBOOKS.some((r) => r.name === w.runbook)).toBe(false);
-  expect(v.wired.length + v.waiting.length).toBe(SCHEDULES.length);
+  // Certificates renew only within 30 days of expiry, and the daily checks open incidents, never fix.
+  expect(decl('certificate-check').input).toMatchObject({ certificate: 'reports-tls', renewWithin: '30d' });
+  expect(decl('weekly-health-check').input).toMatchObject({ profile: 'weekly' });
+  expect(v.waiting).toEqual([]);
+  expect(v.wired.length).toBe(SCHEDULES.length);
 });
 
 test('the seeds’ clock times are all declared, in UTC', () => {
@@ -52,10 +59,12 @@ test('the seeds’ clock times are all declared, in UTC', () => {
 });
 
 test('a waiting routine whose runbook has landed must be wired: apply refuses until waitingFor is removed', () => {
-  const landed = { ...RUNBOOKS[0]!, name: 'health-check' } as RunbookEntry;
-  expect(refusal([decl('daily-health-check')], [...RUNBOOKS, landed])).toEqual([
-    'schedule "daily-health-check": waitingFor: runbook "health-check" has landed; remove waitingFor and check the input',
-  ]);
+  const waiting = { ...decl('daily-health-check'), waitingFor: 'issue 11 (healthCheck)' };
+  expect(refusal([waiting])).toEqual(['schedule "daily-health-check": waitingFor: runbook "health-check" has landed; remove waitingFor and check the input']);
+  // Waiting for a runbook that has not landed is listed, not refused.
+  const future = { ...decl('daily-health-check'), runbook: 'capacity-report', waitingFor: 'a later issue' };
+  const v = validateSchedules([future], 'runbooks');
+  expect(v.waiting.map((w) => w.runbook)).toEqual(['capacity-report']);
 });
 
 test.each<[string, Partial<ScheduleDeclarationInput>, RegExp]>([
