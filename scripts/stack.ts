@@ -36,6 +36,8 @@ function banner(): string {
     `  Redis              ${HOST}:${PORTS.redis}`,
     `  MongoDB (FerretDB) ${HOST}:${PORTS.ferretdb}`,
     `  S3 (versitygw)     http://${HOST}:${PORTS.s3}   bucket runbook-backups (S3_ACCESS_KEY/S3_SECRET_KEY in .data/secrets.env)`,
+    `  Mail sink          smtp://${HOST}:${PORTS.mailSmtp}   what notifications sent: http://${HOST}:${PORTS.mailHttp}/messages (email), /hooks (Slack, PagerDuty, webhook)`,
+    `  TLS front (nginx)  https://localhost:${PORTS.tls}   -> demo service; CA .data/tls/ca/ca.crt (curl --cacert .data/tls/ca/ca.crt https://localhost:${PORTS.tls}/health)`,
     `  Logs               .data/logs/`,
     '',
     c.bold('Runbooks (npm run runbook -- runbooks)'),
