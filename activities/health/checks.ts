@@ -62,6 +62,19 @@ export function ratioStatus(ratio: number, threshold: number): 'ok' | 'warning' 
 
 const ratioThreshold = (t: number): string => `< ${pct(t)} % (critical from ${pct(t + (1 - t) / 2)} %)`;
 
+type Named = Pick<R, 'id' | 'check' | 'name'>;
+
+/** A used share against its threshold (connections, memory): critical is P2, the store still answers. */
+function ratioLine(base: Named, ratio: number, t: number, detail: string): R {
+  const status = ratioStatus(ratio, t);
+  return { ...base, status, value: pct(ratio), unit: '%', threshold: ratioThreshold(t), detail, ...(status === 'critical' ? { severity: 'P2' as const } : {}) };
+}
+
+/** A store that does not answer: critical, P1. */
+const down =
+  (base: Named) =>
+  (why: string): R => ({ ...base, status: 'critical', value: null, detail: `down: ${why}`, severity: 'P1' });
+
 /** The service's Redis targets: its queue's, cache's and BullMQ's, each once. */
 export function redisTargetsOf(svc: ServiceConfig): string[] {
   return [...new Set([svc.queue?.redis, svc.cache?.redis, svc.bullmq?.redis].filter((n): n is string => !!n))];
@@ -88,6 +101,7 @@ export function createChecks(deps: Deps) {
 
   async function postgres(svc: ServiceConfig): Promise<R[]> {
     const t = svc.health.thresholds.pgConnections;
+    const base = (target: string): Named => ({ id: `postgres:${target}`, check: 'postgres', name: `Postgres ${target} connections` });
     const each = svc.postgres.map((target) =>
       guarded(
         async () => {
@@ -95,31 +109,9 @@ export function createChecks(deps: Deps) {
             .pg(target)
             .query<{ n: number; max: number }>(`SELECT count(*)::int AS n, current_setting('max_connections')::int AS max FROM pg_stat_activity`);
           const { n, max } = res.rows[0]!;
-          const ratio = n / max;
-          const status = ratioStatus(ratio, t);
-          return [
-            {
-              id: `postgres:${target}`,
-              check: 'postgres',
-              name: `Postgres ${target} connections`,
-              status,
-              value: pct(ratio),
-              unit: '%',
-              threshold: ratioThreshold(t),
-              detail: `${n} of max_connections ${max}`,
-              ...(status === 'critical' ? { severity: 'P2' as const } : {}),
-            },
-          ];
+          return [ratioLine(base(target), n / max, t, `${n} of max_connections ${max}`)];
         },
-        (why) => ({
-          id: `postgres:${target}`,
-          check: 'postgres',
-          name: `Postgres ${target} connections`,
-          status: 'critical',
-          value: null,
-          detail: `down: ${why}`,
-          severity: 'P1',
-        }),
+        down(base(target)),
       ),
     );
     return (await Promise.all(each)).flat();
@@ -127,6 +119,7 @@ export function createChecks(deps: Deps) {
 
   async function redis(svc: ServiceConfig): Promise<R[]> {
     const t = svc.health.thresholds.redisMemory;
+    const base = (target: string): Named => ({ id: `redis:${target}`, check: 'redis', name: `Redis ${target} memory` });
     const each = redisTargetsOf(svc).map((target) =>
       guarded(
         async () => {
@@ -135,32 +128,14 @@ export function createChecks(deps: Deps) {
           const m = parseInfo(await r.info('memory'));
           const used = Number(m.used_memory) || 0;
           const max = Number(m.maxmemory) || 0;
-          const base = { id: `redis:${target}`, check: 'redis' as const, name: `Redis ${target} memory` };
           // No maxmemory: Redis grows until the machine runs out; nothing to compare with, so used bytes are reported.
           if (!max)
-            return [{ ...base, status: 'ok' as const, value: used, unit: 'bytes', detail: `PING ${pong}; no maxmemory set: usage is not bounded by Redis` }];
-          const status = ratioStatus(used / max, t);
-          return [
-            {
-              ...base,
-              status,
-              value: pct(used / max),
-              unit: '%',
-              threshold: ratioThreshold(t),
-              detail: `PING ${pong}; ${used} of maxmemory ${max} bytes (policy ${m.maxmemory_policy ?? '?'})`,
-              ...(status === 'critical' ? { severity: 'P2' as const } : {}),
-            },
-          ];
+            return [
+              { ...base(target), status: 'ok' as const, value: used, unit: 'bytes', detail: `PING ${pong}; no maxmemory set: usage is not bounded by Redis` },
+            ];
+          return [ratioLine(base(target), used / max, t, `PING ${pong}; ${used} of maxmemory ${max} bytes (policy ${m.maxmemory_policy ?? '?'})`)];
         },
-        (why) => ({
-          id: `redis:${target}`,
-          check: 'redis',
-          name: `Redis ${target} memory`,
-          status: 'critical',
-          value: null,
-          detail: `down: ${why}`,
-          severity: 'P1',
-        }),
+        down(base(target)),
       ),
     );
     return (await Promise.all(each)).flat();
@@ -176,15 +151,7 @@ export function createChecks(deps: Deps) {
             { id: `mongo:${target}`, check: 'mongo', name: `MongoDB ${target} ping`, status: 'ok', value: Date.now() - started, unit: 'ms', detail: 'ping ok' },
           ];
         },
-        (why) => ({
-          id: `mongo:${target}`,
-          check: 'mongo',
-          name: `MongoDB ${target} ping`,
-          status: 'critical',
-          value: null,
-          detail: `down: ${why}`,
-          severity: 'P1',
-        }),
+        down({ id: `mongo:${target}`, check: 'mongo', name: `MongoDB ${target} ping` }),
       ),
     );
     return (await Promise.all(each)).flat();
