@@ -133,6 +133,9 @@ test('a queue past its critical threshold fails the check and opens one incident
     expect(byId(first.r, 'queue:report_jobs')).toMatchObject({ status: 'critical', severity: 'P2' });
     expect(byId(first.r, 'queue:report_jobs').detail).toMatch(/20 failed > 10 \(critical\)/);
     expect(first.r.incident).toEqual({ workflowId: healthIncidentId(SVC), severity: 'P2', action: 'opened' });
+    // The warning ends with what to run about it, once.
+    const recover = `echo '{"service":"${SVC}","mode":"recover","requestedBy":"<you>"}' | npm run runbook -- start queue-recovery --input -`;
+    expect(first.r.warnings.join('\n').split(recover)).toHaveLength(2);
     await saveHistoryIfRecording('health-check-incident', first.h);
 
     const incident = env.client.workflow.getHandle(healthIncidentId(SVC));

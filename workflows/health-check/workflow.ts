@@ -9,6 +9,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { getExternalWorkflowHandle, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import type { Baseline, HealthCheckTargets } from '../../activities/health';
 import { actionSignal, healthIncidentId, type IncidentInput } from '../incident/contract';
+import { startCommand } from '../lib/commands';
 import { runRunbook, type Resume, type Run, type RunbookDefinition, type Step } from '../lib/kit';
 import { healthChecks } from '../lib/proxies';
 import {
@@ -42,6 +43,22 @@ type HStep = Step<HealthCheckParams, HealthCheckTargets, State>;
 const failing = (r: HRun): HealthCheckResult[] => r.state.results.filter((c) => c.status === 'critical');
 const short = (c: HealthCheckResult): string => `${c.name}: ${c.detail || c.value}`;
 
+/** The runbook that acts on a failing check, as a copy-paste command (none where a person must look first). */
+function remedy(service: string, c: HealthCheckResult): string | undefined {
+  const you = '<you>';
+  if (c.check === 'certificates' && c.id.startsWith('certificate:'))
+    return startCommand('certificate-renewal', { certificate: c.id.slice('certificate:'.length), requestedBy: you });
+  if (c.check === 'queues') return startCommand('queue-recovery', { service, mode: 'recover', requestedBy: you });
+  if (c.check === 'cache-hit-rate') return startCommand('cache-warm', { service, requestedBy: you });
+  return undefined;
+}
+
+/** The warning of a run with failing checks, ending with what to run about them. */
+function healthWarning(service: string, status: string, bad: HealthCheckResult[]): string {
+  const next = [...new Set(bad.map((c) => remedy(service, c)).filter((c): c is string => !!c))];
+  return `health ${status}: ${bad.map(short).join('; ')}${next.length ? `. Next: ${next.join(' ; ')}` : ''}`;
+}
+
 function steps(input: HealthCheckParams): HStep[] {
   const kinds = checksOf(input);
   const trends = kinds.includes('growth') || kinds.includes('cache-hit-rate');
@@ -72,7 +89,7 @@ function steps(input: HealthCheckParams): HStep[] {
         const status = worstOf(r.state.results);
         const bad = r.state.results.filter((c) => c.status === 'warning' || c.status === 'critical');
         // Warnings (and criticals) reach the stakeholders through the run's ending, which then has warnings.
-        if (bad.length) r.warnings.push(`health ${status}: ${bad.map(short).join('; ')}`);
+        if (bad.length) r.warnings.push(healthWarning(input.service, status, bad));
         const n = (s: string) => r.state.results.filter((c) => c.status === s).length;
         return `${status}: ${n('ok')} ok, ${n('warning')} warning, ${n('critical')} critical, ${n('skipped')} skipped`;
       },
