@@ -221,35 +221,17 @@ export function createChecks(deps: Deps) {
         promNote = `; Prometheus did not answer (${err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : reason(networkErrorCode(err))})`;
       }
     }
+    const skipped = (detail: string): R => ({ id: 'error-rate', check: 'error-rate', name: 'error rate', status: 'skipped', value: null, detail });
     const url = svc.health.metricsUrl ?? new URL('/metrics', svc.healthUrl).toString();
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const { total, errors } = countRequests(await res.text());
-      if (!total)
-        return [
-          {
-            id: 'error-rate',
-            check: 'error-rate',
-            name: 'error rate',
-            status: 'skipped',
-            value: null,
-            detail: `no *_http_requests_total counters at /metrics${promNote}`,
-          },
-        ];
+      if (!total) return [skipped(`no *_http_requests_total counters at /metrics${promNote}`)];
       return [line(errors / total, `${errors} of ${total} answers 5xx since the service started (its /metrics)${promNote}`)];
     } catch (err) {
       // The service not answering is the HTTP check's finding; here it only means no figure.
-      return [
-        {
-          id: 'error-rate',
-          check: 'error-rate',
-          name: 'error rate',
-          status: 'skipped',
-          value: null,
-          detail: `no metrics: ${reason(networkErrorCode(err))}${promNote}`,
-        },
-      ];
+      return [skipped(`no metrics: ${reason(networkErrorCode(err))}${promNote}`)];
     }
   }
 
