@@ -37,6 +37,55 @@ export const localPlatformSchema = z.object({
   token: z.string().min(1).describe('bearer token for the admin API (secret: use ${VAR})'),
 });
 
+/** A Kubernetes object name (RFC 1123 label: lowercase letters, digits and "-"). */
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes name: lowercase letters, digits and "-", at most 63');
+
+/**
+ * A service run by Kubernetes (activities/platform/kubernetes.ts). Versions are image tags of `image` on the
+ * Deployment `deployment`; queue workers are the Deployment `workers`; feature flags live in the ConfigMap
+ * `configMap`; maintenance mode points the Service `maintenance.service` at the pods labelled
+ * `maintenance.selector`. Credentials: the kubeconfig file (default $KUBECONFIG, then ~/.kube/config), or the
+ * pod's service account when `inCluster`; never in configuration values or workflow history.
+ */
+export type KubernetesPlatformConfig = z.infer<typeof kubernetesPlatformSchema>;
+
+export const kubernetesPlatformSchema = z
+  .object({
+    kind: z.literal('kubernetes').describe('Deployments, a ConfigMap and a Service in one namespace'),
+    kubeconfig: z.string().min(1).optional().describe('path of a kubeconfig file (default $KUBECONFIG, then ~/.kube/config)'),
+    context: z.string().min(1).optional().describe('kubeconfig context (default its current-context)'),
+    inCluster: z.boolean().default(false).describe("use the pod's service account (running inside the cluster)"),
+    namespace: k8sName,
+    deployment: k8sName.describe('the Deployment whose image is the version (deploy, roll back)'),
+    container: k8sName.optional().describe('its container that runs `image` (default the first)'),
+    image: z
+      .string()
+      .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'must be an image repository without tag, e.g. registry.example/reports')
+      .describe('image repository; a version is its tag'),
+    versions: z
+      .array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag'))
+      .optional()
+      .describe('the versions that may be deployed (default: any valid tag)'),
+    workers: k8sName.describe('the Deployment of queue workers (scale, restart)'),
+    configMap: k8sName.describe('the ConfigMap of feature flags ("true"/"false" values)'),
+    maintenance: z
+      .object({
+        service: k8sName.describe('the Service whose selector is switched'),
+        selector: z.record(z.string().min(1), z.string()).describe('labels of the maintenance backend pods'),
+      })
+      .strict()
+      .optional()
+      .describe('maintenance routing: the Service selects these pods while maintenance mode is on'),
+    readyTimeout: z
+      .string()
+      .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "2m"')
+      .default('2m')
+      .describe('how long scaling waits for the ready replicas'),
+  })
+  .strict();
+
 const duration = (def: string) =>
   z
     .string()
@@ -126,7 +175,7 @@ export const bullmqSchema = z
 export const serviceSchema = z.object({
   description: z.string().optional(),
   healthUrl: z.string().url().describe('GET returns 2xx when the service is healthy'),
-  platform: z.discriminatedUnion('kind', [localPlatformSchema]),
+  platform: z.discriminatedUnion('kind', [localPlatformSchema, kubernetesPlatformSchema]),
   queue: queueSchema.optional().describe('the job queue its workers consume; drained before maintenance'),
   bullmq: bullmqSchema.optional().describe('BullMQ queues of the service (queue-recovery acts on them through BullMQ)'),
   cache: cacheSchema.optional().describe('the per-user metrics cache (cache-warm, cache-invalidate)'),

@@ -18,6 +18,8 @@ export interface RolloutWaitResult {
   rollout: RolloutStatus;
   /** A newer revision replaced the one waited for: its rollout will never complete, so the wait ended. */
   superseded: boolean;
+  /** The platform gave up on the rollout (ProgressDeadlineExceeded): waiting longer would not help. */
+  failed: boolean;
 }
 
 export function platformFor(deps: Deps, service: string): Platform {
@@ -71,7 +73,8 @@ export function createPlatformActivities(deps: Deps) {
     /**
      * Waits, up to `timeoutMs` (counted from the first attempt, across retries), until the rollout of
      * `revision` is complete, heartbeating. Not completing in time is a result, not an error: the runbook
-     * decides. A revision replaced by a newer one ends the wait at once (superseded).
+     * decides. A revision replaced by a newer one ends the wait at once (superseded), and so does a rollout
+     * the platform gave up on (failed: ProgressDeadlineExceeded).
      */
     async waitForRollout(input: { service: string; revision: number; timeoutMs: number; pollMs?: number }): Promise<RolloutWaitResult> {
       const platform = platformFor(deps, input.service);
@@ -83,13 +86,14 @@ export function createPlatformActivities(deps: Deps) {
       }
       const superseded = (): boolean => rollout.revision > input.revision;
       const complete = (): boolean => rollout.revision === input.revision && rollout.status === 'complete';
+      const failed = (): boolean => rollout.revision === input.revision && rollout.status === 'failed';
       return withHeartbeat(
         async () => {
-          while (!complete() && !superseded() && Date.now() - started < input.timeoutMs) {
+          while (!complete() && !superseded() && !failed() && Date.now() - started < input.timeoutMs) {
             await sleep(input.pollMs ?? 250);
             rollout = (await platform.deployment()).rollout;
           }
-          return { complete: complete(), waitedMs: Date.now() - started, rollout, superseded: superseded() };
+          return { complete: complete(), waitedMs: Date.now() - started, rollout, superseded: superseded(), failed: failed() };
         },
         () => ({ startedAt: started, rollout }),
       );

@@ -1,10 +1,10 @@
 // The platform port: what runbooks ask of the thing that runs a service. Adapters: `local` (the demo
-// service's own supervisor, the embedded default). A Kubernetes adapter implements the same calls.
+// service's own supervisor, the embedded default) and `kubernetes` (Deployments, a ConfigMap and a Service).
 export interface PlatformState {
   /** Desired number of queue workers. */
   replicas: number;
-  /** Workers currently busy with a job. */
-  busy: number;
+  /** Workers currently busy with a job (a platform that cannot tell leaves it out). */
+  busy?: number;
   /** Maintenance mode: the service refuses new work and says so. */
   maintenance: boolean;
   /** Increases with every restart (a Deployment's template generation). */
@@ -52,7 +52,14 @@ export interface Revision {
 export interface RolloutStatus {
   /** The revision being rolled out (or rolled out). */
   revision: number;
-  status: 'in-progress' | 'complete';
+  /**
+   * failed: the platform gave up on it (Kubernetes: the Deployment's Progressing condition is False with
+   * ProgressDeadlineExceeded); it will not complete without a new change.
+   */
+  status: 'in-progress' | 'complete' | 'failed';
+  /** Why it failed (e.g. ProgressDeadlineExceeded), with the platform's message. */
+  reason?: string;
+  message?: string;
   /** Processes running the revision, of `total` wanted. */
   updated: number;
   total: number;

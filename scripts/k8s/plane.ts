@@ -158,10 +158,70 @@ function writeStages(set: 'fast' | 'general'): void {
   const parts = [...node, ...pod].map((f) => {
     const file = path.join(dir, f);
     if (!existsSync(file)) throw new Error(`kwok stage file ${file} not found; run bash scripts/k8s/build-plane.sh (it downloads the kwok module)`);
-    return readFileSync(file, 'utf8').trim();
+    const text = readFileSync(file, 'utf8').trim();
+    // A pod of a broken image never becomes Ready (the stage below takes it instead).
+    return f.endsWith('/pod-ready.yaml') ? text.replace(/(\n {4}matchExpressions:\n)/, `$1${NOT_BROKEN}`) : text;
   });
-  writeFileSync(STAGES, `${parts.join('\n---\n')}\n`);
+  if (!parts.some((p) => p.includes(BROKEN_IMAGE))) throw new Error('kwok pod-ready stage: its selector has no matchExpressions to extend');
+  writeFileSync(STAGES, `${[...parts, BROKEN_STAGE].join('\n---\n')}\n`);
 }
+
+/**
+ * The local plane's stand-in for an image that cannot start: a container image whose tag ends in "-broken"
+ * (e.g. reports:v1.5.0-broken) is pulled and started, but crashes at once, like a real release that fails its
+ * start-up; the pod stays Running, not Ready, with CrashLoopBackOff, so its Deployment's rollout never
+ * completes and ends in ProgressDeadlineExceeded. Every other image becomes Ready at once ("fast" stages).
+ */
+export const BROKEN_IMAGE = '-broken';
+const BROKEN_QUERY = `.spec.containers.[] | select(.image | endswith("${BROKEN_IMAGE}")) | .image`;
+const NOT_BROKEN = `    - key: '${BROKEN_QUERY}'\n      operator: 'DoesNotExist'\n`;
+const BROKEN_STAGE = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-broken-image
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Pending'
+    - key: '${BROKEN_QUERY}'
+      operator: 'Exists'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        type: Ready
+        reason: ContainersNotReady
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        type: ContainersReady
+        reason: ContainersNotReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 3
+        started: false
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: "back-off restarting failed container (the local plane treats images ending in -broken as crashing)"
+      {{ end }}
+      phase: Running
+      startTime: {{ $now | Quote }}`;
 
 function args(name: Name): string[] {
   const kc = KUBECONFIG;

@@ -129,7 +129,9 @@ export async function awaitRollout(service: string, revision: Revision, timeout:
     throw ApplicationFailure.create({
       type: ErrorType.VerificationFailed,
       nonRetryable: true,
-      message: `the rollout of ${rev(revision)} did not complete in ${timeout} (${w.rollout.updated}/${w.rollout.total} updated)`,
+      message: w.failed
+        ? `the rollout of ${rev(revision)} failed: ${w.rollout.reason ?? 'failed'}${w.rollout.message ? ` (${w.rollout.message})` : ''}; ${w.rollout.updated}/${w.rollout.total} updated`
+        : `the rollout of ${rev(revision)} did not complete in ${timeout} (${w.rollout.updated}/${w.rollout.total} updated)`,
     });
   }
   return `complete in ${(w.waitedMs / 1000).toFixed(1)}s`;
