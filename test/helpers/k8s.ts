@@ -1,0 +1,96 @@
+// Tests against the local Kubernetes plane (scripts/k8s/plane.ts, started by the global setup): one namespace
+// per test with the shipped demo objects (deploy/k8s/demo.yaml) and the runbooks' Role (deploy/k8s/role.yaml).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { KubernetesPlatformConfig } from '../../config/schema';
+import { KUBECONFIG } from '../../scripts/k8s/plane';
+import { applyManifests, MANIFESTS, waitForDeployments } from '../../scripts/k8s/manifests';
+import { DATA } from '../../scripts/stack/paths';
+
+export { KUBECONFIG };
+
+export function adminKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(KUBECONFIG);
+  return kc;
+}
+
+export interface DemoNamespace {
+  namespace: string;
+  /** Cluster admin (system:masters): for the test's own setup and checks, never for the code under test. */
+  kc: k8s.KubeConfig;
+  apps: k8s.AppsV1Api;
+  core: k8s.CoreV1Api;
+  /** The platform config of the demo service in this namespace (admin kubeconfig unless given another). */
+  platform(overrides?: Partial<KubernetesPlatformConfig>): KubernetesPlatformConfig;
+  /** A kubeconfig file that authenticates as ServiceAccount `runbooks`, bound to deploy/k8s/role.yaml only. */
+  operatorKubeconfig(): Promise<string>;
+  /** Deletes the namespace (does not wait for it to go). */
+  remove(): Promise<void>;
+}
+
+/** A fresh namespace `<prefix>-<random>` with the demo objects and the Role, every Deployment rolled out. */
+export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
+  const kc = adminKubeConfig();
+  const namespace = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await applyManifests(kc, namespace, [MANIFESTS.demo, MANIFESTS.role]);
+  await waitForDeployments(kc, namespace);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    namespace,
+    kc,
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    core,
+    platform: (overrides = {}) => ({
+      kind: 'kubernetes',
+      kubeconfig: KUBECONFIG,
+      inCluster: false,
+      namespace,
+      deployment: 'reports',
+      image: 'registry.local/reports',
+      workers: 'reports-worker',
+      configMap: 'reports-config',
+      maintenance: { service: 'reports', selector: { app: 'reports-maintenance' } },
+      readyTimeout: '30s',
+      ...overrides,
+    }),
+    async operatorKubeconfig() {
+      const token = await core.createNamespacedServiceAccountToken({
+        name: 'runbooks',
+        namespace,
+        body: { spec: { expirationSeconds: 3600, audiences: [] } },
+      });
+      const cluster = kc.getCurrentCluster()!;
+      const file = path.join(DATA, 'test', `kubeconfig-${namespace}`);
+      mkdirSync(path.dirname(file), { recursive: true });
+      const text = [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: local',
+        '  cluster:',
+        `    server: ${cluster.server}`,
+        `    certificate-authority: ${cluster.caFile}`,
+        'users:',
+        '- name: runbooks',
+        '  user:',
+        `    token: ${token.status!.token}`,
+        'contexts:',
+        '- name: runbooks',
+        '  context:',
+        '    cluster: local',
+        '    user: runbooks',
+        `    namespace: ${namespace}`,
+        'current-context: runbooks',
+        '',
+      ].join('\n');
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    },
+    async remove() {
+      await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    },
+  };
+}
