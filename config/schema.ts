@@ -38,9 +38,7 @@ export const localPlatformSchema = z.object({
 });
 
 /** A Kubernetes object name (RFC 1123 label: lowercase letters, digits and "-"). */
-const k8sName = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes name: lowercase letters, digits and "-", at most 63');
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes name: lowercase letters, digits and "-", at most 63');
 
 /**
  * A service run by Kubernetes (activities/platform/kubernetes.ts). Versions are image tags of `image` on the
@@ -80,9 +78,9 @@ export const kubernetesPlatformSchema = z
       .describe('maintenance routing: the Service selects these pods while maintenance mode is on'),
     readyTimeout: z
       .string()
-      .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "2m"')
-      .default('2m')
-      .describe('how long scaling waits for the ready replicas'),
+      .refine((s) => parseDuration(s) !== undefined && parseDuration(s)! <= 50_000, 'must be a duration of at most 50s, such as "45s"')
+      .default('45s')
+      .describe('how long scaling waits for the ready replicas (at most 50s: a platform activity has 1m)'),
   })
   .strict();
 
