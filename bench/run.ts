@@ -5,6 +5,7 @@
 //   8-11. backup/restore vs pg_dump/pg_restore, Mongo dump vs a cursor read, the drill's RTO (bench/backup.ts)
 //   12-13. cache warming vs redis-benchmark and the seed's loop, invalidation vs scan|xargs del (bench/cache.ts)
 //   14. retrying failed jobs vs the seed's single EVAL (bench/queue.ts); 12-14 on a private redis-server
+//   15-20. Kubernetes adapter operations vs kubectl on the local plane (bench/k8s.ts)
 // Prints medians, p95 and ratios. Loops are bounded; everything runs on loopback.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { createActivities } from '../activities';
 import { RunbookMetrics } from '../workers/metrics';
 import { backupRows } from './backup';
 import { cacheRows } from './cache';
+import { k8sRows } from './k8s';
 import { queueRows } from './queue';
 import { alertToRollback, apiToFirstActivity } from './rollback';
 import { bareApprove } from './workflows';
@@ -33,10 +35,11 @@ import { bareApprove } from './workflows';
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 // BENCH_ONLY=rollback: only the rollback rows (6, 7); BENCH_ONLY=backup: only the backup rows (8-11, bench/backup.ts);
-// BENCH_ONLY=cache: rows 12-13 (bench/cache.ts); BENCH_ONLY=queue: row 14 (bench/queue.ts).
+// BENCH_ONLY=cache: rows 12-13 (bench/cache.ts); BENCH_ONLY=queue: row 14 (bench/queue.ts); BENCH_ONLY=k8s:
+// rows 15-20 (bench/k8s.ts, the adapter vs kubectl on the local Kubernetes plane).
 const ONLY = process.env.BENCH_ONLY;
 // These need no worker or Temporal: they run on their own redis-server and a private database.
-const STANDALONE: Record<string, () => Promise<string[]>> = { cache: cacheRows, queue: queueRows };
+const STANDALONE: Record<string, () => Promise<string[]>> = { cache: cacheRows, queue: queueRows, k8s: k8sRows };
 
 function print(lines: string[]): void {
   console.log(`\nbench (${new Date().toISOString()}, ${cpus().length} cores)`);
