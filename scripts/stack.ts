@@ -1,6 +1,8 @@
 // npm start / npm stop / npm run status: the local stack (the embedded default).
 //   up            start what is missing, print where everything is, follow the worker log; Ctrl-C stops all
 //   up --detach   the same, then return (stop later with npm stop)
+//   up --platform kubernetes   (or RUNBOOK_PLATFORM=kubernetes) also the local Kubernetes plane, and the
+//                 runbooks act on the demo service's objects there (config/kubernetes.json); default local
 //   down          stop everything this project started
 //   status        what is running where
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -10,8 +12,12 @@ import { RUNBOOKS } from '../client/registry';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../temporal-config/connection';
 import { applySchedules, describeWhen } from '../temporal-config/schedules/apply';
 import { SCHEDULES } from '../temporal-config/schedules/declarations';
-import { ORDER, components, ensure, stop } from './stack/components';
-import { HOST, PORTS } from './stack/paths';
+import { configFile, readSelection, writeSelection } from '../config/load';
+import { API_URL, KUBECONFIG, KUBECTL } from './k8s/plane';
+import { ORDER, STACK, components, ensure, startCommand, stop } from './stack/components';
+import { DEMO_NAMESPACE } from './stack/components/kubernetes';
+import { HOST, PORTS, shownPath } from './stack/paths';
+import { choosePlatform, PLATFORMS, type PlatformName } from './stack/platform';
 import { logFile, readPid } from './stack/process';
 
 const c = {
@@ -20,7 +26,17 @@ const c = {
   green: (s: string) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s),
 };
 
-function banner(): string {
+function platformLines(platform: PlatformName): string[] {
+  const config = `  Config             ${shownPath(configFile())}   (platform ${platform}; the worker, the API and later npm run commands use it until the next npm start)`;
+  if (platform !== 'kubernetes') return [config];
+  return [
+    config,
+    `  Kubernetes         ${API_URL}   namespace ${DEMO_NAMESPACE} (Deployments reports, reports-worker, reports-maintenance; Service reports); kubeconfig ${shownPath(KUBECONFIG)}`,
+    `                     ${shownPath(KUBECTL)} --kubeconfig ${shownPath(KUBECONFIG)} -n ${DEMO_NAMESPACE} get deploy`,
+  ];
+}
+
+function banner(platform: PlatformName): string {
   const ui = `http://${HOST}:${PORTS.temporalUi}`;
   return [
     '',
@@ -38,6 +54,7 @@ function banner(): string {
     `  S3 (versitygw)     http://${HOST}:${PORTS.s3}   bucket runbook-backups (S3_ACCESS_KEY/S3_SECRET_KEY in .data/secrets.env)`,
     `  Mail sink          smtp://${HOST}:${PORTS.mailSmtp}   what notifications sent: http://${HOST}:${PORTS.mailHttp}/messages (email), /hooks (Slack, PagerDuty, webhook)`,
     `  TLS front (nginx)  https://localhost:${PORTS.tls}   -> demo service; CA .data/tls/ca/ca.crt (curl --cacert .data/tls/ca/ca.crt https://localhost:${PORTS.tls}/health)`,
+    ...platformLines(platform),
     `  Logs               .data/logs/`,
     '',
     c.bold('Runbooks (npm run runbook -- runbooks)'),
@@ -76,17 +93,21 @@ async function applyLocalSchedules(): Promise<string[]> {
   }
 }
 
-async function up(opts: { detach?: boolean }): Promise<void> {
+async function up(opts: { detach?: boolean; platform?: string }): Promise<void> {
+  const platform = choosePlatform(opts.platform);
   const t0 = Date.now();
   const workerLog = logFile('worker');
   // Follow the worker log from here on: this start's lines, not earlier runs'.
   let offset = existsSync(workerLog) ? statSync(workerLog).size : 0;
-  console.log(c.bold('Starting the runbook stack'));
-  const reports = await ensure(ORDER, (r) =>
-    console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(12)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`),
-  );
+  // Recorded first: the worker and the API started below read it (RUNBOOK_CONFIG, if set, still wins).
+  writeSelection({ platform, config: process.env.RUNBOOK_CONFIG ?? PLATFORMS[platform].config });
+  console.log(c.bold(`Starting the runbook stack (platform ${platform}, config ${shownPath(configFile())})`));
+  const reports = await ensure([...STACK, ...PLATFORMS[platform].components], (r) => {
+    console.log(`  ${r.state === 'started' ? c.green('started') : 'reused '} ${r.name.padEnd(12)} ${r.address} ${c.dim(`${(r.ms / 1000).toFixed(1)}s`)}`);
+    if (r.note) console.log(`               ${r.note}`);
+  });
   console.log(c.dim(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`));
-  console.log(banner());
+  console.log(banner(platform));
   try {
     console.log((await applyLocalSchedules()).join('\n'));
   } catch (err) {
@@ -130,16 +151,24 @@ async function down(): Promise<void> {
 
 async function status(): Promise<void> {
   const all = components();
+  const sel = readSelection();
+  console.log(`  config ${shownPath(configFile())}${sel ? ` (platform ${sel.platform}, as the last npm start selected)` : ''}`);
   for (const name of ORDER) {
     const pid = readPid(name);
     const ready = await all[name].ready().catch(() => false);
     const state = ready ? c.green('up  ') : 'down';
-    console.log(`  ${state} ${name.padEnd(12)} ${all[name].address}${pid ? c.dim(` pid ${pid}`) : ''}`);
+    const how = startCommand(name);
+    const where = !ready && how ? `stopped; start it with: ${how}` : all[name].address;
+    console.log(`  ${state} ${name.padEnd(12)} ${where}${pid ? c.dim(` pid ${pid}`) : ''}`);
   }
 }
 
 const program = new Command('stack').description('the local runbook stack');
-program.command('up').option('--detach', 'start and return').action(up);
+program
+  .command('up')
+  .option('--detach', 'start and return')
+  .option('--platform <name>', `what the demo service runs on: ${Object.keys(PLATFORMS).join(' or ')} (default RUNBOOK_PLATFORM, else local)`)
+  .action(up);
 program.command('down').action(down);
 program.command('status').action(status);
 program.parseAsync().catch((err: Error) => {

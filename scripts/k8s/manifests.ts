@@ -46,13 +46,14 @@ export async function applyManifests(kc: k8s.KubeConfig, namespace: string, file
   return n;
 }
 
-/** Waits until every Deployment of `namespace` has rolled out (observed its generation, all replicas ready). */
-export async function waitForDeployments(kc: k8s.KubeConfig, namespace: string, timeoutMs = 60_000): Promise<void> {
+/** Waits until every Deployment of `namespace` (or those of `names`) has rolled out (observed its generation, all replicas ready). */
+export async function waitForDeployments(kc: k8s.KubeConfig, namespace: string, timeoutMs = 60_000, names?: string[]): Promise<void> {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const list = await apps.listNamespacedDeployment({ namespace });
     const pending = list.items.filter((d) => {
+      if (names && !names.includes(d.metadata?.name ?? '')) return false;
       const s = d.status ?? {};
       const want = d.spec?.replicas ?? 1;
       return (s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || (s.updatedReplicas ?? 0) < want || (s.readyReplicas ?? 0) < want;

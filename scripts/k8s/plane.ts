@@ -1,6 +1,8 @@
-// A real, local Kubernetes control plane (issue 10 groundwork): etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler and kwok, which fakes a node and the pods' lifecycle (no container runs). Not yet part of
-// `npm start`. The binaries come from scripts/k8s/build-plane.sh (a per-user cache outside the work tree).
+// A real, local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+// kwok, which fakes a node and the pods' lifecycle (no container runs). The stack runs it as its component
+// `kubernetes` (scripts/stack/components/kubernetes.ts: npm start -- --platform kubernetes, and the test suite);
+// this file is also a CLI of its own. The binaries come from scripts/k8s/build-plane.sh (a per-user cache
+// outside the work tree; scripts/install.sh builds them once).
 //   node --import tsx scripts/k8s/plane.ts up [--stages fast|general]   start what is missing, wait until usable
 //   node --import tsx scripts/k8s/plane.ts down [--wipe]                stop (reverse order); --wipe drops etcd's data
 //   node --import tsx scripts/k8s/plane.ts status
@@ -35,6 +37,13 @@ export const K8S_PORTS = {
 const bin = (name: string): string => path.join(BIN_DIR, name);
 const pki = (file: string): string => path.join(PKI, file);
 
+/** The API server's URL, and the kubectl built beside the plane. */
+export const API_URL = `https://${HOST}:${K8S_PORTS.apiserver}`;
+export const KUBECTL = bin('kubectl');
+
+export type Stages = 'fast' | 'general';
+export type Log = (msg: string) => void;
+
 /** The five processes, in start order; pid and log names are prefixed so they sit beside the stack's. */
 const NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 type Name = (typeof NAMES)[number];
@@ -50,7 +59,9 @@ function checkBinaries(): void {
     .concat(bin('kubectl'))
     .filter((b) => !existsSync(b));
   if (missing.length) {
-    throw new Error(`missing ${missing.join(', ')}; build them first with: bash scripts/k8s/build-plane.sh (about 6.5 min on 2 cores)`);
+    throw new Error(
+      `missing ${missing.join(', ')}; build them first with: npm run setup (scripts/install.sh runs scripts/k8s/build-plane.sh: about 8.5 min on 2 cores, once)`,
+    );
   }
 }
 
@@ -59,7 +70,7 @@ function openssl(args: string[]): void {
 }
 
 /** CA, API server serving certificate, admin client certificate (system:masters), service-account key pair. */
-function ensurePki(): void {
+function ensurePki(log: Log): void {
   if (existsSync(pki('sa.pub')) && existsSync(pki('admin.crt'))) return;
   mkdirSync(PKI, { recursive: true, mode: 0o700 });
   const t0 = Date.now();
@@ -116,7 +127,7 @@ function ensurePki(): void {
   signed('admin', '/O=system:masters/CN=admin', 'client.ext');
   openssl(['genrsa', '-out', pki('sa.key'), '2048']);
   openssl(['rsa', '-in', pki('sa.key'), '-pubout', '-out', pki('sa.pub')]);
-  say(`certificates created in ${path.relative(process.cwd(), PKI) || PKI} (${Date.now() - t0} ms)`);
+  log(`certificates created in ${path.relative(process.cwd(), PKI) || PKI} (${Date.now() - t0} ms)`);
 }
 
 function writeKubeconfig(): void {
@@ -126,7 +137,7 @@ function writeKubeconfig(): void {
     'clusters:',
     '- name: local',
     '  cluster:',
-    `    server: https://${HOST}:${K8S_PORTS.apiserver}`,
+    `    server: ${API_URL}`,
     `    certificate-authority: ${pki('ca.crt')}`,
     'users:',
     '- name: admin',
@@ -145,7 +156,7 @@ function writeKubeconfig(): void {
 }
 
 /** kwok's stock Stage files from its module source (downloaded by the build): "fast" = instantly Ready. */
-function writeStages(set: 'fast' | 'general'): void {
+function writeStages(set: Stages): void {
   const modcache = execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim();
   const dir = path.join(modcache, 'sigs.k8s.io', 'kwok@v0.8.0', 'kustomize', 'stage');
   const node = ['node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml'];
@@ -327,55 +338,83 @@ status:
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 `;
 
-async function up(stages: 'fast' | 'general'): Promise<void> {
+export interface PlaneUpOptions {
+  /** kwok's pod lifecycle: "fast" (Ready at once, the default) or "general" (delays from pod annotations). */
+  stages?: Stages;
+  log?: Log;
+}
+
+/** All five processes run (by their pid files) and the API server answers /readyz. */
+export async function planeReady(): Promise<boolean> {
+  return NAMES.every((n) => readPid(proc(n)) !== undefined) && existsSync(pki('admin.crt')) && apiOk('/readyz');
+}
+
+/**
+ * Starts what is missing and waits until the plane is usable: node Ready, the default ServiceAccount there.
+ * If it fails, it stops the processes it started itself (ones found running are left alone).
+ */
+export async function planeUp({ stages = 'fast', log = () => undefined }: PlaneUpOptions = {}): Promise<{ started: string[] }> {
   checkBinaries();
   const t0 = Date.now();
   mkdirSync(K8S_DIR, { recursive: true });
-  ensurePki();
+  ensurePki(log);
   writeKubeconfig();
   writeStages(stages);
   const started: Name[] = [];
-  for (const name of NAMES) {
-    if (readPid(proc(name))) continue;
-    const port = name === 'etcd' ? K8S_PORTS.etcdClient : name === 'kube-apiserver' ? K8S_PORTS.apiserver : undefined;
-    if (port !== undefined && (await portOpen(port))) {
-      throw new Error(`port ${port} is taken by something that is not our ${name} (no pid in .data/run/${proc(name)}.pid)`);
+  try {
+    for (const name of NAMES) {
+      if (readPid(proc(name))) continue;
+      const port = name === 'etcd' ? K8S_PORTS.etcdClient : name === 'kube-apiserver' ? K8S_PORTS.apiserver : undefined;
+      if (port !== undefined && (await portOpen(port))) {
+        throw new Error(`port ${port} is taken by something that is not our ${name} (no pid in .data/run/${proc(name)}.pid)`);
+      }
+      startProcess(proc(name), bin(name), args(name));
+      started.push(name);
+      if (name === 'etcd') {
+        await waitFor('etcd', () => portOpen(K8S_PORTS.etcdClient), 30_000, logFile(proc(name)));
+      } else if (name === 'kube-apiserver') {
+        await waitFor('kube-apiserver /readyz', () => apiOk('/readyz'), 60_000, logFile(proc(name)));
+        log(`kube-apiserver ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      }
     }
-    startProcess(proc(name), bin(name), args(name));
-    started.push(name);
-    if (name === 'etcd') {
-      await waitFor('etcd', () => portOpen(K8S_PORTS.etcdClient), 30_000, logFile(proc(name)));
-    } else if (name === 'kube-apiserver') {
-      await waitFor('kube-apiserver /readyz', () => apiOk('/readyz'), 60_000, logFile(proc(name)));
-      say(`kube-apiserver ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
+    await kubectl(['apply', '-f', '-'], NODE_YAML);
+    await kubectl(['wait', '--for=condition=Ready', `node/${NODE_NAME}`, '--timeout=60s']);
+    // The controller-manager creates it; until then ServiceAccount admission rejects every pod.
+    await waitFor(
+      'the default ServiceAccount',
+      () => kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).then(() => true),
+      60_000,
+      logFile(proc('kube-controller-manager')),
+    );
+  } catch (err) {
+    for (const name of [...started].reverse()) await stopProcess(proc(name));
+    throw err;
   }
-  await kubectl(['apply', '-f', '-'], NODE_YAML);
-  await kubectl(['wait', '--for=condition=Ready', `node/${NODE_NAME}`, '--timeout=60s']);
-  // The controller-manager creates it; until then ServiceAccount admission rejects every pod.
-  await waitFor(
-    'the default ServiceAccount',
-    () => kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).then(() => true),
-    60_000,
-    logFile(proc('kube-controller-manager')),
-  );
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  say(
+  log(
     `${started.length ? `started ${started.join(', ')}` : 'all five already running'}; usable after ${secs} s (node ${NODE_NAME} Ready, default ServiceAccount present)`,
   );
-  say(`Kubernetes ${K8S_VERSION} at https://${HOST}:${K8S_PORTS.apiserver}  (kwok stages: ${stages}; logs .data/logs/k8s-*.log)`);
-  say(`kubeconfig: ${KUBECONFIG}`);
-  say(`example:    ${bin('kubectl')} --kubeconfig ${KUBECONFIG} get nodes`);
+  log(`Kubernetes ${K8S_VERSION} at ${API_URL}  (kwok stages: ${stages}; logs .data/logs/k8s-*.log)`);
+  log(`kubeconfig: ${KUBECONFIG}`);
+  log(`example:    ${KUBECTL} --kubeconfig ${KUBECONFIG} get nodes`);
+  return { started };
 }
 
-async function down(wipe: boolean): Promise<void> {
+export type StopOutcome = Awaited<ReturnType<typeof stopProcess>>;
+
+/** Stops the five processes, newest first; the plane's outcome is the strongest of theirs (killed > stopped). */
+export async function planeDown({ wipe = false, log = () => undefined }: { wipe?: boolean; log?: Log } = {}): Promise<StopOutcome> {
+  const outcomes: StopOutcome[] = [];
   for (const name of [...NAMES].reverse()) {
-    say(`${name}: ${await stopProcess(proc(name))}`);
+    const how = await stopProcess(proc(name));
+    outcomes.push(how);
+    log(`${name}: ${how}`);
   }
   if (wipe) {
     rmSync(path.join(K8S_DIR, 'etcd'), { recursive: true, force: true });
-    say('etcd data removed');
+    log('etcd data removed');
   }
+  return outcomes.includes('killed') ? 'killed' : outcomes.includes('stopped') ? 'stopped' : 'not-running';
 }
 
 async function status(): Promise<void> {
@@ -384,7 +423,7 @@ async function status(): Promise<void> {
     say(`${name.padEnd(24)} ${pid ? `running (pid ${pid})` : 'stopped'}`);
   }
   const ready = existsSync(pki('admin.crt')) && (await apiOk('/readyz'));
-  say(`API server https://${HOST}:${K8S_PORTS.apiserver}/readyz: ${ready ? 'ok' : 'not answering'}`);
+  say(`API server ${API_URL}/readyz: ${ready ? 'ok' : 'not answering'}`);
   if (existsSync(KUBECONFIG)) say(`kubeconfig: ${KUBECONFIG}`);
 }
 
@@ -394,9 +433,9 @@ async function main(): Promise<void> {
     const i = rest.indexOf('--stages');
     const stages = i >= 0 ? rest[i + 1] : 'fast';
     if (stages !== 'fast' && stages !== 'general') throw new Error('--stages is fast or general');
-    await up(stages);
+    await planeUp({ stages, log: say });
   } else if (cmd === 'down') {
-    await down(rest.includes('--wipe'));
+    await planeDown({ wipe: rest.includes('--wipe'), log: say });
   } else if (cmd === 'status') {
     await status();
   } else {

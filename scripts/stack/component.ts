@@ -1,7 +1,8 @@
 // What a server of the local stack is (how to tell it is up, how to start it, what to do once it is) and
 // what the factories in components/ share. components.ts lists them and starts and stops them in order.
-import path from 'node:path';
-import { HOST, PORTS, ROOT } from './paths';
+import { configFile, readSelection } from '../../config/load';
+import { KUBECONFIG } from '../k8s/plane';
+import { HOST, PORTS } from './paths';
 import { stackUrls, type StackSecrets } from './secrets';
 
 export interface Component<N extends string = string> {
@@ -10,8 +11,8 @@ export interface Component<N extends string = string> {
   address: string;
   ready(): Promise<boolean>;
   start(): Promise<void>;
-  /** Runs after it is ready, whether started now or reused. */
-  after?(): Promise<void>;
+  /** Runs after it is ready, whether started now or reused; may return a note for the person starting it. */
+  after?(): Promise<string | void>;
   startTimeoutMs: number;
 }
 
@@ -32,7 +33,10 @@ export function stackEnv(s: StackSecrets): NodeJS.ProcessEnv {
     ...process.env,
     ...s,
     TEMPORAL_ADDRESS: urls.temporal,
-    RUNBOOK_CONFIG: process.env.RUNBOOK_CONFIG ?? path.join(ROOT, 'config', 'local.json'),
+    // RUNBOOK_CONFIG, else what `npm start` selected (--platform), else config/local.json.
+    RUNBOOK_CONFIG: configFile(),
+    // config/kubernetes.json names the kubeconfig as ${KUBECONFIG}: the local plane's, not one of the person's own.
+    ...(readSelection()?.platform === 'kubernetes' ? { KUBECONFIG } : {}),
     DEMO_PORT: String(PORTS.demo),
     DEMO_PG_URL: urls.pg('reports'),
     DEMO_REDIS_URL: urls.redis,

@@ -3,6 +3,7 @@
 // then it lives under /var/tmp, recorded in .data/postgres.location.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -41,6 +42,13 @@ export const PORTS = {
 };
 
 export const HOST = '127.0.0.1';
+
+/** A path as a person types it in the project: relative to it when inside, else with ~ for the home folder. */
+export function shownPath(p: string): string {
+  const rel = path.relative(ROOT, p);
+  if (!rel.startsWith('..') && !path.isAbsolute(rel)) return rel;
+  return p.startsWith(`${os.homedir()}/`) ? `~/${path.relative(os.homedir(), p)}` : p;
+}
 
 export interface Owner {
   uid: number;

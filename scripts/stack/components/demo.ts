@@ -6,7 +6,8 @@ import { TSX, type Component, type StackContext } from '../component';
 import { HOST, PORTS, ROOT } from '../paths';
 import { portOpen, startProcess } from '../process';
 
-const INITIAL_VERSIONS = 'v1.4.2,v1.5.0';
+/** Also the history of the `reports` Deployment the Kubernetes platform creates (k8s-demo.ts). */
+export const INITIAL_VERSIONS = 'v1.4.2,v1.5.0';
 
 export function demo({ env }: StackContext): Component<'demo'> {
   return {
