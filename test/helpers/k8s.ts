@@ -1,7 +1,7 @@
 // Tests against the local Kubernetes plane (scripts/k8s/plane.ts, started by the global setup): one namespace
 // per test with the shipped demo objects (deploy/k8s/demo.yaml) and the runbooks' Role (deploy/k8s/role.yaml).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesPlatformConfig } from '../../config/schema';
@@ -38,6 +38,7 @@ export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
   await applyManifests(kc, namespace, [MANIFESTS.demo, MANIFESTS.role]);
   await waitForDeployments(kc, namespace);
   const core = kc.makeApiClient(k8s.CoreV1Api);
+  const tokenFile = path.join(DATA, 'test', `kubeconfig-${namespace}`);
   return {
     namespace,
     kc,
@@ -63,7 +64,7 @@ export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
         body: { spec: { expirationSeconds: 3600, audiences: [] } },
       });
       const cluster = kc.getCurrentCluster()!;
-      const file = path.join(DATA, 'test', `kubeconfig-${namespace}`);
+      const file = tokenFile;
       mkdirSync(path.dirname(file), { recursive: true });
       const text = [
         'apiVersion: v1',
@@ -90,6 +91,7 @@ export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
       return file;
     },
     async remove() {
+      rmSync(tokenFile, { force: true });
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     },
   };

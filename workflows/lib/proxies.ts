@@ -65,8 +65,12 @@ export const audit = proxyActivities<AuditActivities>(quick);
 /** Notifications: several webhooks in turn, each with an idempotency key. */
 export const notifier = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1m', retry });
 
-/** The platform port: scale, maintenance mode, restart. Every call is idempotent (to-N, request ids). */
-export const platform = proxyActivities<PlatformActivities>({ startToCloseTimeout: '1m', retry });
+/**
+ * The platform port: scale, maintenance mode, restart. Every call is idempotent (to-N, request ids). The
+ * heartbeat timeout bounds how long a call of a worker that died goes unnoticed (a scale heartbeats while it
+ * waits for ready replicas; the other calls answer within seconds), and a retry is safe.
+ */
+export const platform = proxyActivities<PlatformActivities>({ startToCloseTimeout: '1m', heartbeatTimeout: '20s', retry });
 
 /** Queue depth and probe jobs (the waits are in `waits`). */
 export const queues = proxyActivities<QueueActivities & ProbeActivities>(quick);
