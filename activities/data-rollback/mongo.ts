@@ -77,7 +77,6 @@ export async function applyMongo(db: Db, step: MongoRollbackStep, runKey: string
   const ids: unknown[] = [];
   let batch: Document[] = [];
   let saved = 0;
-  let alreadySaved = 0;
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
     const ops: AnyBulkWriteOperation<SavedDocument>[] = batch.map((doc) => ({
@@ -89,7 +88,6 @@ export async function applyMongo(db: Db, step: MongoRollbackStep, runKey: string
     }));
     const res = await saves.bulkWrite(ops, { ordered: false });
     saved += res.upsertedCount;
-    alreadySaved += res.matchedCount;
     batch = [];
     signal?.throwIfAborted();
   };
@@ -106,6 +104,9 @@ export async function applyMongo(db: Db, step: MongoRollbackStep, runKey: string
     changed += step.delete ? (await coll.deleteMany(only)).deletedCount : (await coll.updateMany(only, update(step))).modifiedCount;
     signal?.throwIfAborted();
   }
+  // Every copy an earlier attempt saved, including those of documents it changed already (they no longer
+  // match): an attempt killed after its changes but before its reply must not make the retry report 0.
+  const alreadySaved = (await saves.countDocuments({ runKey, stepId: step.id })) - saved;
   return { matched: ids.length, changed, saved, alreadySaved };
 }
 

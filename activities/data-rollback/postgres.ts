@@ -75,7 +75,10 @@ export async function applyPostgres(pool: Pool, step: PostgresRollbackStep, runK
         params,
       );
       const saved = rows.filter((r) => r.saved).length;
-      const counts = { matched: rows.length, saved, alreadySaved: rows.length - saved };
+      // Every copy an earlier attempt saved, including those of rows it changed already (they no longer
+      // match): an attempt killed after its commit but before its reply must not make the retry report 0.
+      const all = await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${SAVED} WHERE run_key = $1 AND step_id = $2`, [runKey, step.id]);
+      const counts = { matched: rows.length, saved, alreadySaved: Number(all.rows[0]!.n) - saved };
       if (!rows.length) return { ...counts, changed: 0 };
 
       // Exactly the rows locked above, found by the primary key values of their saved copies.

@@ -36,7 +36,7 @@ export interface DataRollbackApplyResult {
   changed: number;
   /** Copies this attempt saved for undo. */
   saved: number;
-  /** Matched documents/rows whose copy an earlier attempt of the same run had saved (kept: the first copy wins). */
+  /** Copies an earlier attempt of the same run had saved for this step (kept: the first copy wins), whether their rows still match or were changed by it. */
   alreadySaved: number;
 }
 

@@ -17,6 +17,13 @@ export function adminKubeConfig(): k8s.KubeConfig {
   return kc;
 }
 
+/** The service-account token of a kubeconfig written by operatorKubeconfig() (to check it leaks nowhere). */
+export function tokenOf(file: string): string {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(file);
+  return kc.getCurrentUser()!.token!;
+}
+
 export interface DemoNamespace {
   namespace: string;
   /** Cluster admin (system:masters): for the test's own setup and checks, never for the code under test. */
@@ -64,29 +71,17 @@ export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
         body: { spec: { expirationSeconds: 3600, audiences: [] } },
       });
       const cluster = kc.getCurrentCluster()!;
+      const user = new k8s.KubeConfig();
+      user.loadFromOptions({
+        clusters: [{ name: 'local', server: cluster.server, caFile: cluster.caFile, skipTLSVerify: false }],
+        users: [{ name: 'runbooks', token: token.status!.token }],
+        contexts: [{ name: 'runbooks', cluster: 'local', user: 'runbooks', namespace }],
+        currentContext: 'runbooks',
+      });
       const file = tokenFile;
       mkdirSync(path.dirname(file), { recursive: true });
-      const text = [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: local',
-        '  cluster:',
-        `    server: ${cluster.server}`,
-        `    certificate-authority: ${cluster.caFile}`,
-        'users:',
-        '- name: runbooks',
-        '  user:',
-        `    token: ${token.status!.token}`,
-        'contexts:',
-        '- name: runbooks',
-        '  context:',
-        '    cluster: local',
-        '    user: runbooks',
-        `    namespace: ${namespace}`,
-        'current-context: runbooks',
-        '',
-      ].join('\n');
+      // exportConfig() writes JSON, which is YAML too.
+      const text = user.exportConfig();
       writeFileSync(file, text, { mode: 0o600 });
       return file;
     },

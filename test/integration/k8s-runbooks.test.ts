@@ -5,7 +5,7 @@
 // ReplicaSet revisions, the rollout's conditions and the flags ConfigMap.
 // Pods are simulated (kwok): no container runs, so the demo service process of the test env still answers
 // health checks, smoke requests and probe jobs, while the platform side effects land in Kubernetes.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { runbooks } from '../../client/registry';
 import { castVote, InputError, startRunbookRun } from '../../client/runbooks';
 import type { ConfigInput } from '../../config/schema';
@@ -16,7 +16,7 @@ import type { MaintenanceWindowResult } from '../../workflows/maintenance-window
 import type { RestartWorkersInput, RestartWorkersResult } from '../../workflows/restart-workers/contract';
 import { plan } from '../../workflows/lib/progress';
 import { createTestEnv, eventually, maintenanceInput, type TestEnv } from '../helpers/env';
-import { demoNamespace, type DemoNamespace } from '../helpers/k8s';
+import { demoNamespace, tokenOf, type DemoNamespace } from '../helpers/k8s';
 import {
   condition,
   deploymentOf,
@@ -227,7 +227,7 @@ describe('emergency-rollback on Kubernetes', () => {
     expect(await flags(n)).toEqual({ REPORTS_MODULE_ENABLED: 'true', REPORTS_V2_ENABLED: 'false' });
     expect(await workerReplicas(n)).toBe(2);
     // The service account's token (in the kubeconfig file the configuration names) is nowhere in the history.
-    const token = /token: (\S+)/.exec(readFileSync(kubeconfigs.er, 'utf8'))![1]!;
+    const token = tokenOf(kubeconfigs.er);
     expect(JSON.stringify(await h.fetchHistory())).not.toContain(token);
   });
 });
