@@ -20,6 +20,8 @@ import { goal, label, median, time } from './cache';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_K8S_ROUNDS ?? 10);
+// Also keeps a side's consecutive restarts over a second apart (kubectl refuses two within one second).
+const SETTLE_MS = 500;
 
 const kubectl = (ns: string, args: string[]) => run(path.join(BIN_DIR, 'kubectl'), [`--kubeconfig=${KUBECONFIG}`, '-n', ns, ...args]);
 
@@ -87,17 +89,25 @@ export async function k8sRows(): Promise<string[]> {
     for (const op of ops) {
       const ours: number[] = [];
       const base: number[] = [];
-      // One untimed round each first: connections, discovery caches and the JIT warm up on both sides.
+      // Both sides start each op from finished rollouts and a quiet plane: the controllers and kwok also
+      // finish deleting what the last op scaled away (not timed; without it an op would pay for the other
+      // side's leftovers).
+      const settle = async (): Promise<void> => {
+        await Promise.all([waitForDeployments(mine.kc, mine.namespace), waitForDeployments(theirs.kc, theirs.namespace)]);
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+      };
+      // One untimed round first: connections, discovery caches and the JIT warm up on both sides.
       for (let i = -1; i < ROUNDS; i++) {
         const k = i < 0 ? 999 : i;
-        const o = await time(() => op.ours(k));
-        const b = await time(() => op.kubectl(k));
-        if (i >= 0) {
-          ours.push(o);
-          base.push(b);
+        const sides = [
+          { run: () => op.ours(k), into: ours },
+          { run: () => op.kubectl(k), into: base },
+        ];
+        for (const side of sides) {
+          await settle();
+          const ms = await time(side.run);
+          if (i >= 0) side.into.push(ms);
         }
-        // Both sides start each round from a finished rollout (not timed).
-        await Promise.all([waitForDeployments(mine.kc, mine.namespace), waitForDeployments(theirs.kc, theirs.namespace)]);
       }
       lines.push(line(op.name, ours, base));
     }

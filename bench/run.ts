@@ -63,7 +63,8 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= 'ERROR';
-  await ensure(SERVERS);
+  // The Kubernetes rows (bench/k8s.ts) need the local plane; like the test suite, the bench starts it.
+  await ensure(!ONLY || ONLY === 'k8s' ? [...SERVERS, 'kubernetes'] : SERVERS);
   const secrets = loadSecrets();
   process.env.TEST_PG_PASSWORD = secrets.PG_PASSWORD;
   process.env.TEST_REDIS_PASSWORD = secrets.REDIS_PASSWORD;

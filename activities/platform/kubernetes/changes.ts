@@ -54,7 +54,7 @@ export function applyTemplateChange<A>(kube: Kube, name: string, field: string, 
 async function revisionAssigned(kube: Kube, patched: V1Deployment, field: string): Promise<void> {
   const generation = patched.metadata?.generation ?? 0;
   const name = patched.metadata!.name!;
-  const seen = await kube.deploymentUntil(name, field, (d) => (d.status?.observedGeneration ?? 0) >= generation, CONTROLLER_WAIT_MS);
+  const seen = await kube.deploymentUntil(name, field, (d) => (d.status?.observedGeneration ?? 0) >= generation, CONTROLLER_WAIT_MS, patched);
   if (!seen.done) {
     throw new Error(
       `the deployment controller has not taken up the change of Deployment "${name}" in namespace "${kube.namespace}" within ${CONTROLLER_WAIT_MS / 1000}s (is kube-controller-manager running?)`,

@@ -11,8 +11,6 @@ import { InvalidTargetError } from '../../errors';
 export interface Clients {
   apps: k8s.AppsV1Api;
   core: k8s.CoreV1Api;
-  /** Watches (waiting for a controller without polling). */
-  watch: k8s.Watch;
 }
 
 type Credentials = Pick<KubernetesPlatformConfig, 'kubeconfig' | 'context' | 'inCluster'>;
@@ -100,7 +98,7 @@ export function clientsFor(cfg: Credentials): Clients {
   const hit = cache.get(key);
   if (hit && hit.stamp === stamp) return hit.clients;
   const kc = load();
-  const clients = { apps: kc.makeApiClient(k8s.AppsV1Api), core: kc.makeApiClient(k8s.CoreV1Api), watch: new k8s.Watch(kc) };
+  const clients = { apps: kc.makeApiClient(k8s.AppsV1Api), core: kc.makeApiClient(k8s.CoreV1Api) };
   cache.set(key, { stamp, clients });
   return clients;
 }

@@ -51,49 +51,18 @@ export class Kube {
   }
 
   /**
-   * Reads the Deployment and, until `done` holds, watches it (what `kubectl rollout status` does): the
-   * controller's update arrives as an event instead of at the next poll. Up to `timeoutMs`; a watch the
-   * server closes or refuses falls back to reading (`until`) for the time left.
+   * Reads the Deployment until `done` holds, up to `timeoutMs` (`until`: pauses from 10 ms up to 250 ms).
+   * `written`: the object as a write just answered it, checked first instead of a read.
    */
   async deploymentUntil(
     name: string,
     field: string,
     done: (d: k8s.V1Deployment) => boolean,
     timeoutMs: number,
+    written?: k8s.V1Deployment,
   ): Promise<{ value: k8s.V1Deployment; done: boolean }> {
-    const deadline = Date.now() + timeoutMs;
-    const first = await this.readDeployment(name, field);
-    if (done(first)) return { value: first, done: true };
-    const { watch } = clientsFor(this.cfg);
-    let last = first;
-    const watched = await new Promise<boolean>((resolve) => {
-      let abort: AbortController | undefined;
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        abort?.abort();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => finish(false), Math.max(0, deadline - Date.now()));
-      currentActivity()?.cancellationSignal.addEventListener('abort', () => finish(false));
-      watch
-        .watch(
-          `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion: first.metadata?.resourceVersion },
-          (phase, obj: k8s.V1Deployment) => {
-            if (phase !== 'ADDED' && phase !== 'MODIFIED') return;
-            last = obj;
-            if (done(obj)) finish(true);
-          },
-          () => finish(false),
-        )
-        .then(
-          (a) => (abort = a),
-          () => finish(false),
-        );
-    });
-    if (watched) return { value: last, done: true };
-    currentActivity()?.cancellationSignal.throwIfAborted();
-    return until(() => this.readDeployment(name, field), done, Math.max(0, deadline - Date.now()));
+    if (written && done(written)) return { value: written, done: true };
+    return until(() => this.readDeployment(name, field), done, timeoutMs);
   }
 
   readScale(name: string, field: string): Promise<k8s.V1Scale> {
