@@ -32,7 +32,8 @@ export function kubernetes({ env }: StackContext): Component<'kubernetes'> {
       const { KubeConfig } = await import('@kubernetes/client-node');
       const kc = new KubeConfig();
       kc.loadFromFile(KUBECONFIG);
-      const platform = loadConfig(KUBERNETES_CONFIG, env).services.reports?.platform;
+      // The local plane's kubeconfig, whatever the last `npm start` selected (the test setup runs this too).
+      const platform = loadConfig(KUBERNETES_CONFIG, { ...env, KUBECONFIG }).services.reports?.platform;
       if (platform?.kind !== 'kubernetes') throw new Error(`${shownPath(KUBERNETES_CONFIG)}: service reports has no kubernetes platform`);
       const { created } = await ensureDemoObjects(kc, DEMO_NAMESPACE, { platform, versions: INITIAL_VERSIONS.split(',') });
       return created.length ? `namespace ${DEMO_NAMESPACE}: created ${created.join(', ')}` : undefined;
