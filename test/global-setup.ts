@@ -1,6 +1,6 @@
-// One stack per test run: start (or reuse) real Temporal, PostgreSQL, Redis, FerretDB, S3 and the local
-// Kubernetes plane on loopback, and bundle the workflows once for every test worker. Servers started here are
-// stopped by global-teardown.
+// One stack per test run: start (or reuse) real Temporal, PostgreSQL, Redis, FerretDB and S3 on loopback, and
+// bundle the workflows once for every test worker. Servers started here are stopped by global-teardown. The
+// local Kubernetes plane is started by the k8s-* files themselves (test/helpers/k8s.ts ensurePlane), which run last.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -13,8 +13,7 @@ export default async function globalSetup(): Promise<void> {
   const started: ComponentName[] = [];
   let reports;
   try {
-    // The plane (about 4 s to start) for the k8s-* tests, which make a namespace each (test/helpers/k8s.ts).
-    reports = await ensure([...SERVERS, 'kubernetes'], (r) => r.state === 'started' && started.push(r.name));
+    reports = await ensure(SERVERS, (r) => r.state === 'started' && started.push(r.name));
     const dir = path.join(DATA, 'test');
     mkdirSync(dir, { recursive: true });
     const { code } = await bundleWorkflowCode({

@@ -1,5 +1,8 @@
-// Tests against the local Kubernetes plane (scripts/k8s/plane.ts, started by the global setup): one namespace
-// per test with the shipped demo objects (deploy/k8s/demo.yaml) and the runbooks' Role (deploy/k8s/role.yaml).
+// Tests against the local Kubernetes plane (scripts/k8s/plane.ts): one namespace per test with the shipped demo
+// objects (deploy/k8s/demo.yaml) and the runbooks' Role (deploy/k8s/role.yaml). The plane is started by the
+// first k8s test file that needs it (ensurePlane), not by the global setup: the sequencer runs those files last,
+// so its five processes do not load the machine during the rest of the suite. The global teardown stops it
+// when a test started it (the marker file below).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,9 +10,26 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubernetesPlatformConfig } from '../../config/schema';
 import { KUBECONFIG } from '../../scripts/k8s/plane';
 import { applyManifests, MANIFESTS, waitForDeployments } from '../../scripts/k8s/manifests';
+import { ensure } from '../../scripts/stack/components';
 import { DATA } from '../../scripts/stack/paths';
 
 export { KUBECONFIG };
+
+/** Written when a test file started the plane: the global teardown stops it then (and removes this). */
+export const PLANE_STARTED_MARKER = path.join(DATA, 'test', 'kubernetes-started-by-tests');
+
+let plane: Promise<void> | undefined;
+
+/** Starts the plane if it is not running (about 4-6 s), once per test file. */
+export function ensurePlane(): Promise<void> {
+  plane ??= ensure(['kubernetes']).then((reports) => {
+    if (reports.some((r) => r.state === 'started')) {
+      mkdirSync(path.dirname(PLANE_STARTED_MARKER), { recursive: true });
+      writeFileSync(PLANE_STARTED_MARKER, `${new Date().toISOString()}\n`);
+    }
+  });
+  return plane;
+}
 
 export function adminKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -40,6 +60,7 @@ export interface DemoNamespace {
 
 /** A fresh namespace `<prefix>-<random>` with the demo objects and the Role, every Deployment rolled out. */
 export async function demoNamespace(prefix: string): Promise<DemoNamespace> {
+  await ensurePlane();
   const kc = adminKubeConfig();
   const namespace = `${prefix}-${randomBytes(3).toString('hex')}`;
   await applyManifests(kc, namespace, [MANIFESTS.demo, MANIFESTS.role]);

@@ -13,13 +13,22 @@ import { stackEnv } from '../../scripts/stack/component';
 import { components } from '../../scripts/stack/components';
 import { ensureDemoObjects } from '../../scripts/stack/k8s-demo';
 import { loadSecrets } from '../../scripts/stack/secrets';
-import { adminKubeConfig } from '../helpers/k8s';
+import { adminKubeConfig, ensurePlane } from '../helpers/k8s';
 
-const kc = adminKubeConfig();
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const apps = kc.makeApiClient(k8s.AppsV1Api);
-const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+let kc: k8s.KubeConfig;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let rbac: k8s.RbacAuthorizationV1Api;
 const namespaces: string[] = [];
+
+beforeAll(async () => {
+  // Starts the plane when it is not running; its component creates runbooks-demo (as npm start does).
+  await ensurePlane();
+  kc = adminKubeConfig();
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  apps = kc.makeApiClient(k8s.AppsV1Api);
+  rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+});
 
 function freshNamespace(): string {
   const ns = `k8s-stack-${randomBytes(3).toString('hex')}`;
@@ -114,7 +123,7 @@ test('leaves what a runbook changed (workers scaled through the scale subresourc
   });
 });
 
-test('the namespace of config/kubernetes.json holds the objects it names (created by the component in the global setup)', async () => {
+test('the namespace of config/kubernetes.json holds the objects it names (created by the component when the plane starts)', async () => {
   const namespace = 'runbooks-demo';
   for (const name of ['reports', 'reports-worker', 'reports-maintenance']) {
     expect((await apps.readNamespacedDeployment({ name, namespace })).metadata?.name).toBe(name);
