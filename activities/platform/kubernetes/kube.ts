@@ -14,9 +14,6 @@ type Call = Omit<ApiCall, 'namespace'>;
 
 const patchAs = (type: k8s.PatchStrategy) => k8s.setHeaderOptions('Content-Type', type);
 
-/** JSON Pointer of an annotation (RFC 6901: "/" in a key is written "~1"). */
-export const annotationPath = (key: string): string => `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-
 export class Kube {
   constructor(
     readonly service: string,
